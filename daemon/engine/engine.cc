@@ -1,0 +1,845 @@
+#include "replywatch/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <array>
+#include <functional>
+#include <stdexcept>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "replywatch/service_hours.h"
+#include "sla_window.h"
+
+namespace replywatch {
+namespace {
+
+constexpr std::uint32_t kNoRound = 0;
+// Round generations live in 29 bits of a timer tag; 0 means "no round".
+constexpr std::uint32_t kGenerationMask = (1U << 29) - 1;
+constexpr std::uint32_t kFirstRoundBit = 1U << 31;
+// How often, in event time, idle conversations without open rounds are forgotten.
+constexpr Duration kSweepInterval = std::chrono::minutes(5);
+
+// Timers of the same instant fire in this order: service hours change first, so that a
+// shortfall ending at closing time is over before its grace end is looked at.
+enum class TimerKind : std::uint32_t { kHoursBoundary = 0, kRoundStage = 1, kGraceEnd = 2 };
+
+struct Timer {
+  Instant due;
+  std::uint32_t target;
+  std::uint32_t tag;  // kind in bits 30-31, then kind-specific payload
+
+  TimerKind kind() const { return static_cast<TimerKind>(tag >> 30); }
+  // Min-heap on (due, kind).
+  bool operator>(const Timer& other) const {
+    if (due != other.due) return due > other.due;
+    return kind() > other.kind();
+  }
+};
+
+std::uint32_t make_tag(TimerKind kind, std::uint32_t payload) {
+  return (static_cast<std::uint32_t>(kind) << 30) | (payload & ((1U << 30) - 1));
+}
+
+struct BufferedEvent {
+  Instant ts;
+  std::uint64_t arrival;
+  std::uint32_t slot;
+  bool operator>(const BufferedEvent& other) const {
+    if (ts != other.ts) return ts > other.ts;
+    return arrival > other.arrival;
+  }
+};
+
+// One reply view's open round within a conversation. 24 bytes.
+struct OpenRound {
+  Instant start{};
+  std::uint32_t generation = kNoRound;  // kFirstRoundBit | generation, or kNoRound
+  std::uint32_t scored = 0;             // bit i: SLA i of the platform scores this round
+  std::uint32_t decided = 0;
+  std::uint32_t warned = 0;
+
+  bool open() const { return generation != kNoRound; }
+  bool first() const { return (generation & kFirstRoundBit) != 0; }
+  std::uint32_t id() const { return generation & kGenerationMask; }
+};
+
+struct Conversation {
+  std::string key;
+  std::uint32_t shop = 0;
+  bool closed_since_session_start = false;
+  std::array<bool, kReplyViewCount> first_round_pending{};
+  Instant last_event{};
+  std::array<OpenRound, kReplyViewCount> rounds{};
+
+  bool in_use() const { return !key.empty(); }
+};
+
+struct AgentStatus {
+  Instant ts;
+  bool online;
+};
+
+struct SlaState {
+  std::uint64_t rounds = 0;
+  std::uint64_t breaches = 0;
+  std::uint64_t warnings = 0;
+  std::uint64_t open_rounds = 0;
+  std::uint64_t at_risk = 0;
+  SlaWindow window{1};
+  // agent_presence
+  bool shortfall = false;
+  bool incident = false;
+  std::uint32_t shortfall_generation = 0;
+  Instant shortfall_start{};
+  Duration understaffed{0};
+};
+
+struct Shop {
+  std::uint32_t platform = 0;
+  std::string name;
+  std::vector<SlaState> slas;
+  std::unordered_map<std::string, AgentStatus> agents;
+  std::uint32_t agents_online = 0;
+};
+
+struct PlatformRuntime {
+  const PlatformRules* rules = nullptr;
+  std::unique_ptr<ServiceHours> hours;
+  // reply_time and average_response SLAs, by the view they score.
+  std::array<std::vector<std::uint32_t>, kReplyViewCount> view_slas;
+  std::vector<std::uint32_t> presence_slas;
+  bool presence_follows_hours = false;
+  bool boundary_timer_armed = false;
+  std::vector<std::uint32_t> shops;
+  std::unordered_map<std::string, std::uint32_t> shop_index;
+};
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const {
+    return std::hash<std::string_view>{}(text);
+  }
+};
+
+std::uint32_t bucket_count_of(const Sla& sla) {
+  if (sla.kind == SlaKind::kAgentPresence || sla.resolution <= Duration::zero()) return 1;
+  return static_cast<std::uint32_t>(std::max<std::int64_t>(1, sla.window / sla.resolution));
+}
+
+}  // namespace
+
+struct Engine::State {
+  // Conversations are found by (shop, key) through a set of indices, so the key is stored once.
+  struct ConversationLookup {
+    std::uint32_t shop;
+    std::string_view key;
+  };
+  struct ConversationHash {
+    using is_transparent = void;
+    const std::vector<Conversation>* table;
+    std::size_t operator()(const ConversationLookup& lookup) const {
+      return std::hash<std::string_view>{}(lookup.key) * 31 + lookup.shop;
+    }
+    std::size_t operator()(std::uint32_t index) const {
+      const Conversation& c = (*table)[index];
+      return (*this)(ConversationLookup{c.shop, c.key});
+    }
+  };
+  struct ConversationEqual {
+    using is_transparent = void;
+    const std::vector<Conversation>* table;
+    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
+    bool operator()(const ConversationLookup& lookup, std::uint32_t index) const {
+      const Conversation& c = (*table)[index];
+      return c.shop == lookup.shop && c.key == lookup.key;
+    }
+    bool operator()(std::uint32_t index, const ConversationLookup& lookup) const {
+      return (*this)(lookup, index);
+    }
+  };
+
+  std::shared_ptr<const RuleSet> rules;
+  EngineOptions options;
+  EffectSink* sink = nullptr;
+  EffectSink null_sink;
+
+  std::vector<PlatformRuntime> platforms;
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> platform_index;
+  std::vector<Shop> shops;
+
+  std::vector<Conversation> conversations;
+  std::vector<std::uint32_t> free_conversations;
+  std::unordered_set<std::uint32_t, ConversationHash, ConversationEqual> conversation_index{
+      0, ConversationHash{&conversations}, ConversationEqual{&conversations}};
+
+  std::vector<Event> event_slots;
+  std::vector<std::uint32_t> free_event_slots;
+  std::vector<BufferedEvent> buffer;  // min-heap
+  std::uint64_t arrivals = 0;
+
+  std::vector<Timer> timers;  // min-heap
+  std::uint32_t next_generation = 1;
+
+  struct DedupExpiry {
+    Instant expires;
+    const std::string* key;
+    bool operator>(const DedupExpiry& other) const { return expires > other.expires; }
+  };
+  std::unordered_map<std::string, Instant> dedup;  // key -> first ts
+  std::vector<DedupExpiry> dedup_expiry;           // min-heap
+
+  Instant watermark = kInstantMin;
+  Instant apply_limit = kInstantMax;
+  Instant next_sweep = kInstantMin;
+  EventCounters counters;
+
+  State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engine_options);
+
+  // --- time ---
+  void run(Instant bound, bool inclusive);
+  void push_timer(Instant due, std::uint32_t target, TimerKind kind, std::uint32_t payload);
+  void fire(const Timer& timer);
+  void expire_dedup();
+  void sweep_conversations(Instant now);
+
+  // --- events ---
+  void apply(Event& event);
+  std::uint32_t shop_for(std::uint32_t platform, const std::string& name, Instant now);
+  std::uint32_t conversation_for(std::uint32_t shop, const std::string& key);
+  void on_buyer_message(Conversation& conversation, std::uint32_t index, Instant ts);
+  void answer(std::uint32_t conversation_index, ReplyView view, Instant ts);
+  void on_agent_status(Shop& shop, std::uint32_t shop_index, const Event& event);
+
+  // --- rounds ---
+  bool uses_business_time(const Sla& sla) const {
+    return sla.hours == HoursMode::kService && sla.outside_hours == OutsideHours::kDefer;
+  }
+  Instant clock_add(const PlatformRuntime& platform, const Sla& sla, Instant start,
+                    Duration amount) const {
+    return uses_business_time(sla) ? platform.hours->add_business_time(start, amount)
+                                   : start + amount;
+  }
+  Duration clock_elapsed(const PlatformRuntime& platform, const Sla& sla, Instant start,
+                         Instant end) const {
+    return uses_business_time(sla) ? platform.hours->business_time_between(start, end)
+                                   : end - start;
+  }
+  Instant next_stage(const PlatformRuntime& platform, const OpenRound& round) const;
+  void arm_round(std::uint32_t conversation_index, ReplyView view);
+  void fire_round(std::uint32_t conversation_index, std::uint32_t payload, Instant now);
+  void decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round,
+              Instant now, bool answered, bool met, Duration elapsed);
+  std::int64_t bucket_of(const PlatformRuntime& platform, const Sla& sla, Instant t) const;
+
+  // --- presence ---
+  void update_presence(std::uint32_t shop_index, std::uint32_t sla_index, Instant now);
+  void fire_grace_end(std::uint32_t target, std::uint32_t payload, Instant now);
+  void fire_hours_boundary(std::uint32_t platform_index, Instant now);
+
+  SlaRef ref(std::uint32_t shop_index, std::uint32_t sla_index) const {
+    return SlaRef{shops[shop_index].platform, shop_index, sla_index};
+  }
+};
+
+Engine::State::State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engine_options)
+    : rules(std::move(rule_set)), options(engine_options), sink(&null_sink) {
+  platforms.resize(rules->platforms.size());
+  for (std::size_t p = 0; p < rules->platforms.size(); ++p) {
+    const PlatformRules& platform_rules = rules->platforms[p];
+    PlatformRuntime& runtime = platforms[p];
+    runtime.rules = &platform_rules;
+    runtime.hours = std::make_unique<ServiceHours>(
+        platform_rules.service_hours ? &*platform_rules.service_hours : nullptr,
+        platform_rules.timezone);
+    for (std::uint32_t s = 0; s < platform_rules.slas.size(); ++s) {
+      const Sla& sla = platform_rules.slas[s];
+      if (sla.kind == SlaKind::kAgentPresence) {
+        runtime.presence_slas.push_back(s);
+        if (sla.hours == HoursMode::kService) runtime.presence_follows_hours = true;
+      } else {
+        runtime.view_slas[static_cast<std::size_t>(sla.replies)].push_back(s);
+      }
+    }
+    platform_index.emplace(platform_rules.platform, static_cast<std::uint32_t>(p));
+  }
+}
+
+void Engine::State::push_timer(Instant due, std::uint32_t target, TimerKind kind,
+                               std::uint32_t payload) {
+  if (due >= kInstantMax) return;
+  timers.push_back(Timer{due, target, make_tag(kind, payload)});
+  std::push_heap(timers.begin(), timers.end(), std::greater<>{});
+}
+
+void Engine::State::run(Instant bound, bool inclusive) {
+  const Instant limit = std::min(bound, apply_limit);
+  const bool limit_inclusive = inclusive || apply_limit < bound;
+  auto due_by = [&](Instant t) { return t < limit || (limit_inclusive && t == limit); };
+  for (;;) {
+    const bool event_ready = !buffer.empty() && due_by(buffer.front().ts);
+    const bool timer_ready = !timers.empty() && due_by(timers.front().due);
+    if (!event_ready && !timer_ready) break;
+    // Events win ties: a reply at exactly the deadline is met.
+    if (event_ready && (!timer_ready || buffer.front().ts <= timers.front().due)) {
+      std::pop_heap(buffer.begin(), buffer.end(), std::greater<>{});
+      const BufferedEvent entry = buffer.back();
+      buffer.pop_back();
+      Event event = std::move(event_slots[entry.slot]);
+      event_slots[entry.slot] = Event{};
+      free_event_slots.push_back(entry.slot);
+      if (event.ts >= next_sweep) sweep_conversations(event.ts);
+      apply(event);
+    } else {
+      std::pop_heap(timers.begin(), timers.end(), std::greater<>{});
+      const Timer timer = timers.back();
+      timers.pop_back();
+      fire(timer);
+    }
+  }
+}
+
+void Engine::State::fire(const Timer& timer) {
+  const std::uint32_t payload = timer.tag & ((1U << 30) - 1);
+  switch (timer.kind()) {
+    case TimerKind::kHoursBoundary:
+      fire_hours_boundary(timer.target, timer.due);
+      break;
+    case TimerKind::kRoundStage:
+      fire_round(timer.target, payload, timer.due);
+      break;
+    case TimerKind::kGraceEnd:
+      fire_grace_end(timer.target, payload, timer.due);
+      break;
+  }
+}
+
+void Engine::State::expire_dedup() {
+  // A key stops making duplicates once the watermark has passed its first ts + retention.
+  while (!dedup_expiry.empty() && dedup_expiry.front().expires < watermark) {
+    std::pop_heap(dedup_expiry.begin(), dedup_expiry.end(), std::greater<>{});
+    const DedupExpiry expiry = dedup_expiry.back();
+    dedup_expiry.pop_back();
+    auto found = dedup.find(*expiry.key);
+    if (found != dedup.end() && found->second + options.dedup_retention == expiry.expires) {
+      dedup.erase(found);
+    }
+  }
+}
+
+void Engine::State::sweep_conversations(Instant now) {
+  next_sweep = now + kSweepInterval;
+  // A conversation with no open round that has been idle past its timeout would start a new
+  // session on its next buyer message anyway, exactly as a conversation never seen.
+  for (auto it = conversation_index.begin(); it != conversation_index.end();) {
+    const std::uint32_t index = *it;
+    Conversation& conversation = conversations[index];
+    const Duration idle_timeout =
+        platforms[shops[conversation.shop].platform].rules->idle_timeout;
+    const bool any_open = std::any_of(conversation.rounds.begin(), conversation.rounds.end(),
+                                      [](const OpenRound& r) { return r.open(); });
+    if (!any_open && now - conversation.last_event > idle_timeout) {
+      it = conversation_index.erase(it);
+      conversation = Conversation{};
+      free_conversations.push_back(index);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::uint32_t Engine::State::shop_for(std::uint32_t platform_index_value, const std::string& name,
+                                      Instant now) {
+  PlatformRuntime& platform = platforms[platform_index_value];
+  auto found = platform.shop_index.find(name);
+  if (found != platform.shop_index.end()) return found->second;
+
+  const auto index = static_cast<std::uint32_t>(shops.size());
+  Shop& shop = shops.emplace_back();
+  shop.platform = platform_index_value;
+  shop.name = name;
+  shop.slas.resize(platform.rules->slas.size());
+  for (std::size_t s = 0; s < platform.rules->slas.size(); ++s) {
+    shop.slas[s].window = SlaWindow(bucket_count_of(platform.rules->slas[s]));
+  }
+  platform.shop_index.emplace(name, index);
+  platform.shops.push_back(index);
+
+  // Presence is tracked from the shop's first event on.
+  for (std::uint32_t sla : platform.presence_slas) update_presence(index, sla, now);
+  if (platform.presence_follows_hours && !platform.boundary_timer_armed) {
+    platform.boundary_timer_armed = true;
+    push_timer(platform.hours->next_change_after(now), platform_index_value,
+               TimerKind::kHoursBoundary, 0);
+  }
+  return index;
+}
+
+std::uint32_t Engine::State::conversation_for(std::uint32_t shop, const std::string& key) {
+  auto found = conversation_index.find(ConversationLookup{shop, key});
+  if (found != conversation_index.end()) return *found;
+  std::uint32_t index = 0;
+  if (!free_conversations.empty()) {
+    index = free_conversations.back();
+    free_conversations.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(conversations.size());
+    conversations.emplace_back();
+  }
+  Conversation& conversation = conversations[index];
+  conversation.key = key;
+  conversation.shop = shop;
+  conversation.closed_since_session_start = false;
+  conversation.first_round_pending = {true, true};
+  conversation.last_event = kInstantMin;
+  conversation_index.insert(index);
+  return index;
+}
+
+void Engine::State::apply(Event& event) {
+  const std::uint32_t platform_index_value = platform_index.find(event.platform)->second;
+  const std::uint32_t shop_index = shop_for(platform_index_value, event.shop, event.ts);
+  if (event.type == EventType::kAgentStatus) {
+    on_agent_status(shops[shop_index], shop_index, event);
+    return;
+  }
+  const std::uint32_t index = conversation_for(shop_index, event.conversation);
+  switch (event.type) {
+    case EventType::kBuyerMessage:
+      on_buyer_message(conversations[index], index, event.ts);
+      break;
+    case EventType::kAgentMessage:
+      answer(index, ReplyView::kCounted, event.ts);
+      answer(index, ReplyView::kHuman, event.ts);
+      break;
+    case EventType::kBotMessage: {
+      const auto& bots = platforms[platform_index_value].rules->counted_bots;
+      if (std::find(bots.begin(), bots.end(), event.bot) != bots.end()) {
+        answer(index, ReplyView::kCounted, event.ts);
+      }
+      break;
+    }
+    case EventType::kConversationClosed:
+      conversations[index].closed_since_session_start = true;
+      break;
+    case EventType::kAgentStatus:
+      break;
+  }
+  Conversation& conversation = conversations[index];
+  conversation.last_event = std::max(conversation.last_event, event.ts);
+}
+
+void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t index,
+                                     Instant ts) {
+  const PlatformRuntime& platform = platforms[shops[conversation.shop].platform];
+  const bool new_session = conversation.last_event == kInstantMin ||
+                           conversation.closed_since_session_start ||
+                           ts - conversation.last_event > platform.rules->idle_timeout;
+  if (new_session) {
+    conversation.closed_since_session_start = false;
+    conversation.first_round_pending = {true, true};
+  }
+  for (std::size_t v = 0; v < kReplyViewCount; ++v) {
+    const auto& slas = platform.view_slas[v];
+    OpenRound& round = conversation.rounds[v];
+    if (slas.empty() || round.open()) continue;
+    const bool first = conversation.first_round_pending[v];
+    conversation.first_round_pending[v] = false;
+    const std::uint32_t generation = next_generation;
+    next_generation = (next_generation + 1) & kGenerationMask;
+    if (next_generation == kNoRound) next_generation = 1;
+    round = OpenRound{};
+    round.start = ts;
+    round.generation = generation | (first ? kFirstRoundBit : 0);
+    for (std::uint32_t s : slas) {
+      const Sla& sla = platform.rules->slas[s];
+      if (sla.rounds == RoundScope::kFirst && !first) continue;
+      if (sla.hours == HoursMode::kService && sla.outside_hours == OutsideHours::kExclude &&
+          !platform.hours->is_open(ts)) {
+        continue;
+      }
+      round.scored |= 1U << s;
+      ++shops[conversation.shop].slas[s].open_rounds;
+    }
+    arm_round(index, static_cast<ReplyView>(v));
+  }
+}
+
+Instant Engine::State::next_stage(const PlatformRuntime& platform,
+                                  const OpenRound& round) const {
+  Instant next = kInstantMax;
+  const std::uint32_t pending = round.scored & ~round.decided;
+  for (std::uint32_t s = 0; s < platform.rules->slas.size(); ++s) {
+    if ((pending & (1U << s)) == 0) continue;
+    const Sla& sla = platform.rules->slas[s];
+    if (sla.kind == SlaKind::kReplyTime) {
+      if (sla.warn_before && (round.warned & (1U << s)) == 0) {
+        next = std::min(next, clock_add(platform, sla, round.start, sla.deadline - *sla.warn_before));
+      }
+      next = std::min(next, clock_add(platform, sla, round.start, sla.deadline));
+    } else {
+      next = std::min(next, clock_add(platform, sla, round.start, sla.unanswered_cost));
+    }
+  }
+  return next;
+}
+
+void Engine::State::arm_round(std::uint32_t conversation_index_value, ReplyView view) {
+  const Conversation& conversation = conversations[conversation_index_value];
+  const OpenRound& round = conversation.rounds[static_cast<std::size_t>(view)];
+  const PlatformRuntime& platform = platforms[shops[conversation.shop].platform];
+  const Instant due = next_stage(platform, round);
+  const std::uint32_t payload = (static_cast<std::uint32_t>(view) << 29) | round.id();
+  push_timer(due, conversation_index_value, TimerKind::kRoundStage, payload);
+}
+
+void Engine::State::fire_round(std::uint32_t conversation_index_value, std::uint32_t payload,
+                               Instant now) {
+  if (conversation_index_value >= conversations.size()) return;
+  Conversation& conversation = conversations[conversation_index_value];
+  const auto view = static_cast<ReplyView>((payload >> 29) & 1U);
+  OpenRound& round = conversation.rounds[static_cast<std::size_t>(view)];
+  if (!conversation.in_use() || !round.open() || round.id() != (payload & kGenerationMask)) {
+    return;  // answered, or the slot now holds another round
+  }
+  const std::uint32_t shop_index = conversation.shop;
+  const PlatformRuntime& platform = platforms[shops[shop_index].platform];
+  for (std::uint32_t s = 0; s < platform.rules->slas.size(); ++s) {
+    const std::uint32_t bit = 1U << s;
+    if ((round.scored & ~round.decided & bit) == 0) continue;
+    const Sla& sla = platform.rules->slas[s];
+    SlaState& state = shops[shop_index].slas[s];
+    if (sla.kind == SlaKind::kReplyTime) {
+      if (sla.warn_before && (round.warned & bit) == 0) {
+        const Instant warn_at =
+            clock_add(platform, sla, round.start, sla.deadline - *sla.warn_before);
+        if (warn_at <= now) {
+          round.warned |= bit;
+          ++state.warnings;
+          ++state.at_risk;
+          sink->on_warning(WarningRaised{ref(shop_index, s), round.start, now,
+                                         clock_add(platform, sla, round.start, sla.deadline)});
+        }
+      }
+      if (clock_add(platform, sla, round.start, sla.deadline) <= now) {
+        decide(shop_index, s, round, now, false, false, sla.deadline);
+      }
+    } else if (clock_add(platform, sla, round.start, sla.unanswered_cost) <= now) {
+      decide(shop_index, s, round, now, false, false, sla.unanswered_cost);
+    }
+  }
+  arm_round(conversation_index_value, view);
+}
+
+std::int64_t Engine::State::bucket_of(const PlatformRuntime& platform, const Sla& sla,
+                                      Instant t) const {
+  if (sla.resolution >= std::chrono::days(1)) return platform.hours->local_day(t);
+  const std::int64_t ms = t.time_since_epoch().count();
+  const std::int64_t width = sla.resolution.count();
+  return ms >= 0 ? ms / width : -((-ms + width - 1) / width);
+}
+
+void Engine::State::decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round,
+                           Instant now, bool answered, bool met, Duration elapsed) {
+  const std::uint32_t bit = 1U << sla_index;
+  round.decided |= bit;
+  const PlatformRuntime& platform = platforms[shops[shop_index].platform];
+  const Sla& sla = platform.rules->slas[sla_index];
+  SlaState& state = shops[shop_index].slas[sla_index];
+  --state.open_rounds;
+  if ((round.warned & bit) != 0) --state.at_risk;
+  ++state.rounds;
+  Duration cost{0};
+  bool breached = false;
+  if (sla.kind == SlaKind::kReplyTime) {
+    breached = !met;
+    if (breached) ++state.breaches;
+  } else {
+    cost = std::min(elapsed, sla.unanswered_cost);
+  }
+  state.window.add(bucket_of(platform, sla, round.start), bucket_of(platform, sla, now), met,
+                   breached, cost);
+  sink->on_round_decided(
+      RoundDecided{ref(shop_index, sla_index), round.start, now, answered, met, elapsed});
+}
+
+void Engine::State::answer(std::uint32_t conversation_index_value, ReplyView view, Instant ts) {
+  Conversation& conversation = conversations[conversation_index_value];
+  OpenRound& round = conversation.rounds[static_cast<std::size_t>(view)];
+  // A late reply older than the round it would answer belongs before it.
+  if (!round.open() || ts < round.start) return;
+  const std::uint32_t shop_index = conversation.shop;
+  const PlatformRuntime& platform = platforms[shops[shop_index].platform];
+  for (std::uint32_t s = 0; s < platform.rules->slas.size(); ++s) {
+    if ((round.scored & ~round.decided & (1U << s)) == 0) continue;
+    const Sla& sla = platform.rules->slas[s];
+    const Duration elapsed = clock_elapsed(platform, sla, round.start, ts);
+    if (sla.kind == SlaKind::kReplyTime) {
+      const bool met = ts <= clock_add(platform, sla, round.start, sla.deadline);
+      decide(shop_index, s, round, ts, true, met, elapsed);
+    } else {
+      decide(shop_index, s, round, ts, true, true, elapsed);
+    }
+  }
+  round = OpenRound{};
+}
+
+void Engine::State::on_agent_status(Shop& shop, std::uint32_t shop_index, const Event& event) {
+  auto [it, inserted] = shop.agents.try_emplace(event.agent, AgentStatus{event.ts, false});
+  AgentStatus& status = it->second;
+  if (!inserted && event.ts < status.ts) return;  // an older status never overrides a newer one
+  const bool was_online = !inserted && status.online;
+  status = AgentStatus{event.ts, event.online};
+  if (was_online != event.online) {
+    if (event.online) {
+      ++shop.agents_online;
+    } else {
+      --shop.agents_online;
+    }
+  }
+  const PlatformRuntime& platform = platforms[shop.platform];
+  for (std::uint32_t sla : platform.presence_slas) update_presence(shop_index, sla, event.ts);
+}
+
+void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_index,
+                                    Instant now) {
+  Shop& shop = shops[shop_index];
+  const PlatformRuntime& platform = platforms[shop.platform];
+  const Sla& sla = platform.rules->slas[sla_index];
+  SlaState& state = shop.slas[sla_index];
+  const bool in_hours = sla.hours == HoursMode::kAlways || platform.hours->is_open(now);
+  const bool short_of_agents = in_hours && shop.agents_online < sla.min_online;
+  if (short_of_agents && !state.shortfall) {
+    state.shortfall = true;
+    state.shortfall_start = now;
+    state.shortfall_generation = (state.shortfall_generation + 1) & ((1U << 24) - 1);
+    // The target packs shop and SLA; the payload names this shortfall.
+    push_timer(now + sla.grace, shop_index, TimerKind::kGraceEnd,
+               (sla_index << 24) | state.shortfall_generation);
+  } else if (!short_of_agents && state.shortfall) {
+    state.understaffed += now - state.shortfall_start;
+    state.shortfall = false;
+    state.incident = false;
+  }
+}
+
+void Engine::State::fire_grace_end(std::uint32_t shop_index, std::uint32_t payload,
+                                   Instant now) {
+  const std::uint32_t sla_index = (payload >> 24) & 0x3F;
+  SlaState& state = shops[shop_index].slas[sla_index];
+  if (!state.shortfall || state.incident ||
+      state.shortfall_generation != (payload & ((1U << 24) - 1))) {
+    return;
+  }
+  state.incident = true;
+  ++state.breaches;
+  sink->on_presence_incident(PresenceIncident{ref(shop_index, sla_index), state.shortfall_start,
+                                              now});
+}
+
+void Engine::State::fire_hours_boundary(std::uint32_t platform_index_value, Instant now) {
+  PlatformRuntime& platform = platforms[platform_index_value];
+  for (std::uint32_t shop_index : platform.shops) {
+    for (std::uint32_t sla : platform.presence_slas) {
+      if (platform.rules->slas[sla].hours == HoursMode::kService) {
+        update_presence(shop_index, sla, now);
+      }
+    }
+  }
+  push_timer(platform.hours->next_change_after(now), platform_index_value,
+             TimerKind::kHoursBoundary, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Engine::Engine(std::shared_ptr<const RuleSet> rules, EngineOptions options)
+    : state_(std::make_unique<State>(std::move(rules), options)) {}
+
+Engine::~Engine() = default;
+
+const RuleSet& Engine::rules() const { return *state_->rules; }
+
+void Engine::set_effect_sink(EffectSink* sink) {
+  state_->sink = sink != nullptr ? sink : &state_->null_sink;
+}
+
+OfferResult Engine::offer(Event event) {
+  State& s = *state_;
+  const auto platform = s.platform_index.find(event.platform);
+  if (platform == s.platform_index.end()) {
+    throw std::invalid_argument("event for a platform without rules: " + event.platform);
+  }
+  std::string key;
+  key.reserve(event.platform.size() + event.shop.size() + event.id.size() + 2);
+  key.append(event.platform).push_back('\x1f');
+  key.append(event.shop).push_back('\x1f');
+  key.append(event.id);
+  auto [entry, inserted] = s.dedup.try_emplace(std::move(key), event.ts);
+  if (!inserted) {
+    if (entry->second + s.options.dedup_retention >= s.watermark) {
+      ++s.counters.duplicates;
+      return OfferResult{true, false};
+    }
+    entry->second = event.ts;  // expired but not yet swept: this copy counts anew
+  }
+  s.dedup_expiry.push_back({event.ts + s.options.dedup_retention, &entry->first});
+  std::push_heap(s.dedup_expiry.begin(), s.dedup_expiry.end(), std::greater<>{});
+  ++s.counters.accepted;
+
+  if (event.ts < s.watermark) {
+    ++s.counters.late;
+    if (event.ts <= s.apply_limit) s.apply(event);
+    return OfferResult{false, true};
+  }
+  std::uint32_t slot = 0;
+  if (!s.free_event_slots.empty()) {
+    slot = s.free_event_slots.back();
+    s.free_event_slots.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(s.event_slots.size());
+    s.event_slots.emplace_back();
+  }
+  const Instant ts = event.ts;
+  s.event_slots[slot] = std::move(event);
+  s.buffer.push_back(BufferedEvent{ts, s.arrivals++, slot});
+  std::push_heap(s.buffer.begin(), s.buffer.end(), std::greater<>{});
+  return OfferResult{false, false};
+}
+
+void Engine::advance(Instant watermark) {
+  State& s = *state_;
+  if (watermark > s.watermark) s.watermark = watermark;
+  s.expire_dedup();
+  s.run(s.watermark, false);
+}
+
+void Engine::advance_through(Instant until) {
+  State& s = *state_;
+  s.run(until, true);
+  // Everything at `until` is applied: a later event at `until` would be late.
+  const Instant after = until + Duration(1);
+  if (after > s.watermark) s.watermark = after;
+  s.expire_dedup();
+}
+
+void Engine::set_apply_limit(Instant until) { state_->apply_limit = until; }
+
+Instant Engine::watermark() const { return state_->watermark; }
+
+std::optional<Instant> Engine::next_due() const {
+  const State& s = *state_;
+  std::optional<Instant> next;
+  if (!s.buffer.empty() && s.buffer.front().ts <= s.apply_limit) next = s.buffer.front().ts;
+  if (!s.timers.empty() && s.timers.front().due <= s.apply_limit &&
+      (!next || s.timers.front().due < *next)) {
+    next = s.timers.front().due;
+  }
+  return next;
+}
+
+std::vector<SlaFigures> Engine::figures(Instant at) const {
+  const State& s = *state_;
+  // Oldest open start per (shop, SLA), found by one pass over the open rounds.
+  std::vector<std::vector<Instant>> oldest(s.shops.size());
+  for (std::size_t i = 0; i < s.shops.size(); ++i) {
+    oldest[i].assign(s.shops[i].slas.size(), kInstantMax);
+  }
+  for (std::uint32_t index : s.conversation_index) {
+    const Conversation& conversation = s.conversations[index];
+    for (const OpenRound& round : conversation.rounds) {
+      const std::uint32_t pending = round.scored & ~round.decided;
+      if (!round.open() || pending == 0) continue;
+      auto& per_sla = oldest[conversation.shop];
+      for (std::uint32_t sla = 0; sla < per_sla.size(); ++sla) {
+        if ((pending & (1U << sla)) != 0) per_sla[sla] = std::min(per_sla[sla], round.start);
+      }
+    }
+  }
+
+  std::vector<SlaFigures> out;
+  for (std::uint32_t shop_index = 0; shop_index < s.shops.size(); ++shop_index) {
+    const Shop& shop = s.shops[shop_index];
+    const PlatformRuntime& platform = s.platforms[shop.platform];
+    for (std::uint32_t sla_index = 0; sla_index < shop.slas.size(); ++sla_index) {
+      const Sla& sla = platform.rules->slas[sla_index];
+      const SlaState& state = shop.slas[sla_index];
+      SlaFigures f;
+      f.platform = platform.rules->platform;
+      f.shop = shop.name;
+      f.sla = sla.name;
+      f.kind = sla.kind;
+      f.agents_online = shop.agents_online;
+      if (sla.kind == SlaKind::kAgentPresence) {
+        f.breaches = state.breaches;
+        Duration understaffed = state.understaffed;
+        if (state.shortfall && at > state.shortfall_start) understaffed += at - state.shortfall_start;
+        f.understaffed_seconds = to_seconds(understaffed);
+        f.violating = state.incident;
+        out.push_back(std::move(f));
+        continue;
+      }
+      f.rounds = state.rounds;
+      f.open_rounds = state.open_rounds;
+      if (oldest[shop_index][sla_index] != kInstantMax) {
+        f.oldest_open_start = oldest[shop_index][sla_index];
+      }
+      const WindowTotals totals = state.window.totals(s.bucket_of(platform, sla, at));
+      f.window_rounds = totals.decided;
+      if (sla.kind == SlaKind::kReplyTime) {
+        f.breaches = state.breaches;
+        f.warnings = state.warnings;
+        f.at_risk_rounds = state.at_risk;
+        f.compliance_ratio = totals.decided == 0 ? 1.0
+                                                 : static_cast<double>(totals.met) /
+                                                       static_cast<double>(totals.decided);
+        if (sla.objective) {
+          const auto allowed = static_cast<std::int64_t>(
+              std::floor(static_cast<double>(totals.decided) * (1.0 - *sla.objective) + 1e-9));
+          f.error_budget_remaining_rounds = allowed - static_cast<std::int64_t>(totals.breached);
+          f.violating = f.compliance_ratio < *sla.objective && totals.decided >= sla.min_rounds;
+        }
+      } else {
+        f.average_response_seconds =
+            totals.decided == 0
+                ? 0.0
+                : to_seconds(totals.cost) / static_cast<double>(totals.decided);
+        f.violating = totals.decided >= sla.min_rounds &&
+                      totals.cost > sla.max_average * static_cast<std::int64_t>(totals.decided);
+      }
+      out.push_back(std::move(f));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const SlaFigures& a, const SlaFigures& b) {
+    return std::tie(a.platform, a.shop, a.sla) < std::tie(b.platform, b.shop, b.sla);
+  });
+  return out;
+}
+
+const EventCounters& Engine::counters() const { return state_->counters; }
+
+std::size_t Engine::shop_count() const { return state_->shops.size(); }
+
+const std::string& Engine::shop_name(std::uint32_t shop) const {
+  return state_->shops.at(shop).name;
+}
+
+Engine::MemoryStats Engine::memory_stats() const {
+  const State& s = *state_;
+  MemoryStats stats;
+  stats.conversations = s.conversation_index.size();
+  for (std::uint32_t index : s.conversation_index) {
+    for (const OpenRound& round : s.conversations[index].rounds) {
+      if (round.open()) ++stats.open_rounds;
+    }
+  }
+  stats.buffered_events = s.buffer.size();
+  stats.timers = s.timers.size();
+  stats.dedup_entries = s.dedup.size();
+  return stats;
+}
+
+}  // namespace replywatch

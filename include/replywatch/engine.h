@@ -1,0 +1,150 @@
+// The rule engine (SPEC §3–6): events and instants in, effects and figures out.
+//
+// The engine owns no clock and does no I/O. Callers move time forward with advance(); the live
+// daemon passes wall clock - allowed lateness, replay passes the largest event time seen -
+// allowed lateness. Both therefore get identical outcomes for identical event streams.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "replywatch/event.h"
+#include "replywatch/rule_set.h"
+#include "replywatch/time.h"
+
+namespace replywatch {
+
+struct EngineOptions {
+  // How long an accepted (platform, shop, id) keeps making later copies duplicates, measured
+  // against the watermark in event time.
+  Duration dedup_retention = std::chrono::hours(24);
+};
+
+// Indices into the engine's own tables; stable for the engine's lifetime.
+struct SlaRef {
+  std::uint32_t platform = 0;  // index in RuleSet::platforms
+  std::uint32_t shop = 0;      // engine-wide shop index, see Engine::shop_name
+  std::uint32_t sla = 0;       // index in PlatformRules::slas
+};
+
+struct RoundDecided {
+  SlaRef ref;
+  Instant start;
+  Instant at;          // when it was decided
+  bool answered;       // false: decided by its deadline or cost cap
+  bool met;            // reply_time: answered within the deadline
+  Duration elapsed;    // on the round's clock; for unanswered rounds, the deadline or cost cap
+};
+
+struct WarningRaised {
+  SlaRef ref;
+  Instant start;
+  Instant at;
+  Instant due;
+};
+
+struct PresenceIncident {
+  SlaRef ref;
+  Instant shortfall_start;
+  Instant at;  // the breach instant: shortfall start + grace
+};
+
+// Receives what happens as it happens (metrics, logs, tests). Called synchronously from
+// offer() and advance(); must not call back into the engine.
+class EffectSink {
+ public:
+  virtual ~EffectSink() = default;
+  virtual void on_round_decided(const RoundDecided& /*effect*/) {}
+  virtual void on_warning(const WarningRaised& /*effect*/) {}
+  virtual void on_presence_incident(const PresenceIncident& /*effect*/) {}
+};
+
+struct OfferResult {
+  bool duplicate = false;
+  bool late = false;  // older than the watermark: applied at once, counted
+};
+
+// Figures of one (platform, shop, SLA) at an instant, as in SPEC §7's report.
+struct SlaFigures {
+  std::string platform;
+  std::string shop;
+  std::string sla;
+  SlaKind kind = SlaKind::kReplyTime;
+  std::uint64_t rounds = 0;
+  std::uint64_t breaches = 0;
+  std::uint64_t warnings = 0;
+  std::uint64_t open_rounds = 0;
+  std::uint64_t at_risk_rounds = 0;
+  std::optional<Instant> oldest_open_start;
+  std::uint64_t window_rounds = 0;
+  double compliance_ratio = 0.0;
+  double average_response_seconds = 0.0;
+  std::optional<std::int64_t> error_budget_remaining_rounds;
+  double understaffed_seconds = 0.0;
+  bool violating = false;
+  std::uint32_t agents_online = 0;
+};
+
+struct EventCounters {
+  std::uint64_t accepted = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t late = 0;
+};
+
+class Engine {
+ public:
+  explicit Engine(std::shared_ptr<const RuleSet> rules, EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const RuleSet& rules() const;
+  void set_effect_sink(EffectSink* sink);
+
+  // Takes one validated event whose platform is loaded. Duplicates are dropped; late events
+  // (ts before the watermark) are applied at once; the rest wait in the reorder buffer.
+  OfferResult offer(Event event);
+
+  // Moves the watermark forward (never back) and applies, in time order, every buffered event
+  // and due timer strictly before it. Events win ties with timers at the same instant.
+  void advance(Instant watermark);
+
+  // End of input: applies everything at or before `until`, inclusive.
+  void advance_through(Instant until);
+
+  // Replay only: nothing later than `until` is ever applied, whatever the watermark.
+  void set_apply_limit(Instant until);
+
+  Instant watermark() const;
+
+  // The earliest instant at which something is waiting (a buffered event or a timer); the live
+  // daemon arms one timer for it.
+  std::optional<Instant> next_due() const;
+
+  // One entry per (platform, shop, SLA) of every shop with an applied event, sorted by platform,
+  // shop and SLA name; windows are evaluated at `at`.
+  std::vector<SlaFigures> figures(Instant at) const;
+
+  const EventCounters& counters() const;
+  std::size_t shop_count() const;
+  const std::string& shop_name(std::uint32_t shop) const;
+
+  // Memory held by open rounds and their bookkeeping, for the benchmark.
+  struct MemoryStats {
+    std::size_t conversations = 0;
+    std::size_t open_rounds = 0;
+    std::size_t buffered_events = 0;
+    std::size_t timers = 0;
+    std::size_t dedup_entries = 0;
+  };
+  MemoryStats memory_stats() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace replywatch

@@ -1,0 +1,45 @@
+// JSON to Event, with the rejection reasons of SPEC §1.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <variant>
+
+#include "replywatch/event.h"
+
+namespace replywatch {
+
+// A bounded set: these become metric label values.
+enum class RejectReason : std::uint8_t {
+  kBadJson,
+  kNotAnObject,
+  kMissingField,
+  kBadField,
+  kUnknownPlatform,
+  kTooFarInFuture,
+};
+
+inline constexpr int kRejectReasonCount = 6;
+
+std::string_view reject_reason_name(RejectReason reason);
+
+struct Rejection {
+  RejectReason reason;
+  std::string_view field;  // the offending field, empty when not about one field
+};
+
+// Decides whether `platform` names a loaded rule file.
+using PlatformKnown = std::function<bool(std::string_view platform)>;
+
+// Validates one decoded JSON value. Fields are checked in the order of SPEC §1's table, so the
+// reason names the first problem found.
+std::variant<Event, Rejection> decode_event(const boost::json::value& value,
+                                            const PlatformKnown& platform_known);
+
+// Parses and validates one JSON text (one NDJSON line).
+std::variant<Event, Rejection> decode_event_text(std::string_view text,
+                                                 const PlatformKnown& platform_known);
+
+}  // namespace replywatch

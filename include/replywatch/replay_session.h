@@ -1,0 +1,46 @@
+// Drives the engine over recorded events exactly as SPEC §6 "Replay" says: the reorder buffer
+// runs with the watermark at the largest accepted ts - allowed lateness, and at the end time
+// advances to `until`. Pure: lines in, a report out; reading files is the caller's business.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "replywatch/engine.h"
+#include "replywatch/event_codec.h"
+#include "replywatch/report.h"
+
+namespace replywatch {
+
+struct ReplayOptions {
+  Duration allowed_lateness = std::chrono::seconds(2);
+  Duration dedup_retention = std::chrono::hours(24);
+  std::optional<Instant> until;  // default: the largest ts among accepted events
+};
+
+class ReplaySession {
+ public:
+  ReplaySession(std::shared_ptr<const RuleSet> rules, ReplayOptions options);
+
+  // One NDJSON line. Blank lines are skipped (nothing returned); a rejected line returns its
+  // rejection; an accepted or duplicate one returns nothing.
+  std::optional<Rejection> feed_line(std::string_view line);
+
+  // One decoded event, for callers that parse differently.
+  std::optional<Rejection> feed(const boost::json::value& value);
+
+  // Advances to `until` and reports. Call once.
+  ReplayReport finish();
+
+  Engine& engine() { return engine_; }
+
+ private:
+  std::optional<Rejection> offer(std::variant<Event, Rejection> decoded);
+
+  ReplayOptions options_;
+  Engine engine_;
+  std::uint64_t rejected_ = 0;
+  std::optional<Instant> largest_accepted_ts_;
+};
+
+}  // namespace replywatch

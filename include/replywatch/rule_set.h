@@ -1,0 +1,104 @@
+// The validated, typed form of the rule files (SPEC §2). Produced by the loader, read by the engine.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "replywatch/time.h"
+
+namespace date {
+class time_zone;
+}
+
+namespace replywatch {
+
+enum class SlaKind : std::uint8_t { kReplyTime, kAverageResponse, kAgentPresence };
+enum class RoundScope : std::uint8_t { kFirst, kEvery };
+// The index of a reply view; kCounted counts agents and the paid bots, kHuman only agents.
+enum class ReplyView : std::uint8_t { kCounted = 0, kHuman = 1 };
+enum class HoursMode : std::uint8_t { kAlways, kService };
+enum class OutsideHours : std::uint8_t { kDefer, kExclude };
+
+inline constexpr int kReplyViewCount = 2;
+
+// Where a value came from, 1-based, for error messages and `check`.
+struct SourcePosition {
+  int line = 0;
+  int column = 0;
+};
+
+// Minutes after local midnight; `to` may be 1440 ("24:00").
+struct DailyInterval {
+  int from_minute = 0;
+  int to_minute = 0;
+};
+
+struct WeeklyHours {
+  std::uint8_t weekday_mask = 0;  // bit 0 = Sunday ... bit 6 = Saturday (date::weekday encoding)
+  DailyInterval interval;
+};
+
+struct HoursOverride {
+  std::int32_t local_day = 0;  // days since 1970-01-01 of the local calendar date
+  bool closed = false;         // true: no hours that day; false: exactly `intervals`
+  std::vector<DailyInterval> intervals;
+};
+
+struct ServiceHoursSpec {
+  std::vector<WeeklyHours> weekly;
+  std::vector<HoursOverride> overrides;  // sorted by local_day, unique
+};
+
+struct Sla {
+  std::string name;
+  SlaKind kind = SlaKind::kReplyTime;
+  SourcePosition position;
+
+  // reply_time and average_response
+  RoundScope rounds = RoundScope::kEvery;
+  ReplyView replies = ReplyView::kCounted;
+  HoursMode hours = HoursMode::kAlways;  // also agent_presence
+  OutsideHours outside_hours = OutsideHours::kDefer;
+  Duration window = std::chrono::days(1);
+  Duration resolution = std::chrono::minutes(1);
+  std::uint32_t min_rounds = 1;
+
+  // reply_time
+  Duration deadline{0};
+  std::optional<Duration> warn_before;
+  std::optional<double> objective;
+
+  // average_response
+  Duration max_average{0};
+  Duration unanswered_cost{0};
+
+  // agent_presence
+  std::uint32_t min_online = 1;
+  Duration grace{0};
+};
+
+struct PlatformRules {
+  std::string platform;
+  std::string file;  // path as given to the loader, for messages
+  std::string timezone_name;
+  const date::time_zone* timezone = nullptr;  // from the system tz database; never null once loaded
+  std::optional<ServiceHoursSpec> service_hours;
+  Duration idle_timeout = std::chrono::minutes(30);
+  std::vector<std::string> counted_bots;
+  std::vector<Sla> slas;  // in file order
+};
+
+// Every platform's rules, sorted by platform name.
+struct RuleSet {
+  std::vector<PlatformRules> platforms;
+
+  const PlatformRules* find(std::string_view platform) const;
+};
+
+// At most this many SLAs per rule file: the engine keeps per-round state in 32-bit masks.
+inline constexpr std::size_t kMaxSlasPerPlatform = 32;
+
+}  // namespace replywatch
