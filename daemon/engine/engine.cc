@@ -2,16 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <array>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "replywatch/service_hours.h"
+#include "conversation_index.h"
 #include "sla_window.h"
 
 namespace replywatch {
@@ -126,6 +127,10 @@ struct StringHash {
   }
 };
 
+std::uint64_t conversation_hash(std::uint32_t shop, std::string_view key) {
+  return std::hash<std::string_view>{}(key) ^ (std::uint64_t{shop} * 0x9E3779B97F4A7C15ULL);
+}
+
 std::uint32_t bucket_count_of(const Sla& sla) {
   if (sla.kind == SlaKind::kAgentPresence || sla.resolution <= Duration::zero()) return 1;
   return static_cast<std::uint32_t>(std::max<std::int64_t>(1, sla.window / sla.resolution));
@@ -134,35 +139,6 @@ std::uint32_t bucket_count_of(const Sla& sla) {
 }  // namespace
 
 struct Engine::State {
-  // Conversations are found by (shop, key) through a set of indices, so the key is stored once.
-  struct ConversationLookup {
-    std::uint32_t shop;
-    std::string_view key;
-  };
-  struct ConversationHash {
-    using is_transparent = void;
-    const std::vector<Conversation>* table;
-    std::size_t operator()(const ConversationLookup& lookup) const {
-      return std::hash<std::string_view>{}(lookup.key) * 31 + lookup.shop;
-    }
-    std::size_t operator()(std::uint32_t index) const {
-      const Conversation& c = (*table)[index];
-      return (*this)(ConversationLookup{c.shop, c.key});
-    }
-  };
-  struct ConversationEqual {
-    using is_transparent = void;
-    const std::vector<Conversation>* table;
-    bool operator()(std::uint32_t a, std::uint32_t b) const { return a == b; }
-    bool operator()(const ConversationLookup& lookup, std::uint32_t index) const {
-      const Conversation& c = (*table)[index];
-      return c.shop == lookup.shop && c.key == lookup.key;
-    }
-    bool operator()(std::uint32_t index, const ConversationLookup& lookup) const {
-      return (*this)(lookup, index);
-    }
-  };
-
   std::shared_ptr<const RuleSet> rules;
   EngineOptions options;
   EffectSink* sink = nullptr;
@@ -172,10 +148,9 @@ struct Engine::State {
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> platform_index;
   std::vector<Shop> shops;
 
-  std::vector<Conversation> conversations;
+  std::deque<Conversation> conversations;
   std::vector<std::uint32_t> free_conversations;
-  std::unordered_set<std::uint32_t, ConversationHash, ConversationEqual> conversation_index{
-      0, ConversationHash{&conversations}, ConversationEqual{&conversations}};
+  ConversationIndex conversation_index;
 
   std::vector<Event> event_slots;
   std::vector<std::uint32_t> free_event_slots;
@@ -335,19 +310,17 @@ void Engine::State::sweep_conversations(Instant now) {
   next_sweep = now + kSweepInterval;
   // A conversation with no open round that has been idle past its timeout would start a new
   // session on its next buyer message anyway, exactly as a conversation never seen.
-  for (auto it = conversation_index.begin(); it != conversation_index.end();) {
-    const std::uint32_t index = *it;
+  for (std::uint32_t index = 0; index < conversations.size(); ++index) {
     Conversation& conversation = conversations[index];
+    if (!conversation.in_use()) continue;
     const Duration idle_timeout =
         platforms[shops[conversation.shop].platform].rules->idle_timeout;
     const bool any_open = std::any_of(conversation.rounds.begin(), conversation.rounds.end(),
                                       [](const OpenRound& r) { return r.open(); });
     if (!any_open && now - conversation.last_event > idle_timeout) {
-      it = conversation_index.erase(it);
+      conversation_index.erase(conversation_hash(conversation.shop, conversation.key), index);
       conversation = Conversation{};
       free_conversations.push_back(index);
-    } else {
-      ++it;
     }
   }
 }
@@ -380,8 +353,11 @@ std::uint32_t Engine::State::shop_for(std::uint32_t platform_index_value, const 
 }
 
 std::uint32_t Engine::State::conversation_for(std::uint32_t shop, const std::string& key) {
-  auto found = conversation_index.find(ConversationLookup{shop, key});
-  if (found != conversation_index.end()) return *found;
+  const std::uint64_t hash = conversation_hash(shop, key);
+  const std::uint32_t found = conversation_index.find(hash, [&](std::uint32_t index) {
+    return conversations[index].shop == shop && conversations[index].key == key;
+  });
+  if (found != ConversationIndex::kNone) return found;
   std::uint32_t index = 0;
   if (!free_conversations.empty()) {
     index = free_conversations.back();
@@ -396,7 +372,7 @@ std::uint32_t Engine::State::conversation_for(std::uint32_t shop, const std::str
   conversation.closed_since_session_start = false;
   conversation.first_round_pending = {true, true};
   conversation.last_event = kInstantMin;
-  conversation_index.insert(index);
+  conversation_index.insert(hash, index);
   return index;
 }
 
@@ -748,8 +724,8 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
   for (std::size_t i = 0; i < s.shops.size(); ++i) {
     oldest[i].assign(s.shops[i].slas.size(), kInstantMax);
   }
-  for (std::uint32_t index : s.conversation_index) {
-    const Conversation& conversation = s.conversations[index];
+  for (const Conversation& conversation : s.conversations) {
+    if (!conversation.in_use()) continue;
     for (const OpenRound& round : conversation.rounds) {
       const std::uint32_t pending = round.scored & ~round.decided;
       if (!round.open() || pending == 0) continue;
@@ -831,8 +807,8 @@ Engine::MemoryStats Engine::memory_stats() const {
   const State& s = *state_;
   MemoryStats stats;
   stats.conversations = s.conversation_index.size();
-  for (std::uint32_t index : s.conversation_index) {
-    for (const OpenRound& round : s.conversations[index].rounds) {
+  for (const Conversation& conversation : s.conversations) {
+    for (const OpenRound& round : conversation.rounds) {
       if (round.open()) ++stats.open_rounds;
     }
   }

@@ -122,6 +122,7 @@ std::string format_duration_human(Duration d) {
     sign = "-";
     ms = -ms;
   }
+  if (ms == 0) return "0s";
   if (ms < 1000) return fmt::format("{}{}ms", sign, ms);
   if (ms < 60'000) {
     if (ms % 1000 == 0) return fmt::format("{}{}s", sign, ms / 1000);
