@@ -130,8 +130,8 @@ std::size_t heap_for_open_conversations(const std::shared_ptr<const replywatch::
   malloc_trim(0);
   const std::size_t before = heap_in_use();
   // With retention 0 and one shared id, no event id is remembered past its own instant.
-  replywatch::Engine engine(rules, replywatch::EngineOptions{unique_ids ? std::chrono::hours(24)
-                                                                         : Duration(0)});
+  replywatch::Engine engine(
+      rules, replywatch::EngineOptions{unique_ids ? std::chrono::hours(24) : Duration(0)});
   for (std::size_t i = 0; i < count; ++i) {
     replywatch::Event event;
     event.id = unique_ids ? fmt::format("msg-{:012}", i) : "same";
@@ -149,7 +149,8 @@ std::size_t heap_for_open_conversations(const std::shared_ptr<const replywatch::
 void measure_open_round_memory(const std::shared_ptr<const replywatch::RuleSet>& rules,
                                const std::string& platform, std::size_t count) {
   replywatch::Engine::MemoryStats rounds;
-  const std::size_t rounds_bytes = heap_for_open_conversations(rules, platform, count, false, rounds);
+  const std::size_t rounds_bytes =
+      heap_for_open_conversations(rules, platform, count, false, rounds);
   replywatch::Engine::MemoryStats with_ids;
   const std::size_t with_ids_bytes =
       heap_for_open_conversations(rules, platform, count, true, with_ids);

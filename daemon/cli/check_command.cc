@@ -45,8 +45,8 @@ int run_check(const std::vector<std::string>& args) {
   }
   std::size_t slas = 0;
   for (const PlatformRules& platform : result.rules.platforms) slas += platform.slas.size();
-  fmt::print(stderr, "{}: {} rule file{} OK ({} SLAs)\n", directory,
-             result.rules.platforms.size(), result.rules.platforms.size() == 1 ? "" : "s", slas);
+  fmt::print(stderr, "{}: {} rule file{} OK ({} SLAs)\n", directory, result.rules.platforms.size(),
+             result.rules.platforms.size() == 1 ? "" : "s", slas);
   return kExitOk;
 }
 

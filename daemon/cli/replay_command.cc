@@ -94,7 +94,8 @@ int run_replay(const std::vector<std::string>& args) {
       } else if (name == "--until") {
         parsed.options.until = parse_until(*text);
         if (!parsed.options.until) {
-          return usage_error(fmt::format("--until: not an RFC 3339 time or epoch ms: \"{}\"", *text));
+          return usage_error(
+              fmt::format("--until: not an RFC 3339 time or epoch ms: \"{}\"", *text));
         }
       } else {
         const std::optional<Duration> duration = parse_duration(*text);
@@ -104,7 +105,8 @@ int run_replay(const std::vector<std::string>& args) {
       }
       continue;
     }
-    if (arg.size() > 1 && arg[0] == '-') return usage_error(fmt::format("unknown option \"{}\"", arg));
+    if (arg.size() > 1 && arg[0] == '-')
+      return usage_error(fmt::format("unknown option \"{}\"", arg));
     parsed.files.push_back(arg);
   }
   if (parsed.files.empty()) return usage_error("no input FILE (use - for standard input)");

@@ -60,9 +60,7 @@ class ConversationIndex {
     std::uint32_t index = kNone;
   };
 
-  std::size_t home(std::uint64_t hash) const {
-    return static_cast<std::uint32_t>(hash) & mask_;
-  }
+  std::size_t home(std::uint64_t hash) const { return static_cast<std::uint32_t>(hash) & mask_; }
 
   void place(Slot slot) {
     std::size_t i = slot.fingerprint & mask_;

@@ -1,9 +1,9 @@
 #include "replywatch/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
-#include <array>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <utility>
 
-#include "replywatch/service_hours.h"
 #include "conversation_index.h"
+#include "replywatch/service_hours.h"
 #include "sla_window.h"
 
 namespace replywatch {
@@ -207,8 +207,8 @@ struct Engine::State {
   Instant next_stage(const PlatformRuntime& platform, const OpenRound& round) const;
   void arm_round(std::uint32_t conversation_index, ReplyView view);
   void fire_round(std::uint32_t conversation_index, std::uint32_t payload, Instant now);
-  void decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round,
-              Instant now, bool answered, bool met, Duration elapsed);
+  void decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round, Instant now,
+              bool answered, bool met, Duration elapsed);
   std::int64_t bucket_of(const PlatformRuntime& platform, const Sla& sla, Instant t) const;
 
   // --- presence ---
@@ -313,8 +313,7 @@ void Engine::State::sweep_conversations(Instant now) {
   for (std::uint32_t index = 0; index < conversations.size(); ++index) {
     Conversation& conversation = conversations[index];
     if (!conversation.in_use()) continue;
-    const Duration idle_timeout =
-        platforms[shops[conversation.shop].platform].rules->idle_timeout;
+    const Duration idle_timeout = platforms[shops[conversation.shop].platform].rules->idle_timeout;
     const bool any_open = std::any_of(conversation.rounds.begin(), conversation.rounds.end(),
                                       [](const OpenRound& r) { return r.open(); });
     if (!any_open && now - conversation.last_event > idle_timeout) {
@@ -409,8 +408,7 @@ void Engine::State::apply(Event& event) {
   conversation.last_event = std::max(conversation.last_event, event.ts);
 }
 
-void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t index,
-                                     Instant ts) {
+void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t index, Instant ts) {
   const PlatformRuntime& platform = platforms[shops[conversation.shop].platform];
   const bool new_session = conversation.last_event == kInstantMin ||
                            conversation.closed_since_session_start ||
@@ -445,8 +443,7 @@ void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t i
   }
 }
 
-Instant Engine::State::next_stage(const PlatformRuntime& platform,
-                                  const OpenRound& round) const {
+Instant Engine::State::next_stage(const PlatformRuntime& platform, const OpenRound& round) const {
   Instant next = kInstantMax;
   const std::uint32_t pending = round.scored & ~round.decided;
   for (std::uint32_t s = 0; s < platform.rules->slas.size(); ++s) {
@@ -454,7 +451,8 @@ Instant Engine::State::next_stage(const PlatformRuntime& platform,
     const Sla& sla = platform.rules->slas[s];
     if (sla.kind == SlaKind::kReplyTime) {
       if (sla.warn_before && (round.warned & (1U << s)) == 0) {
-        next = std::min(next, clock_add(platform, sla, round.start, sla.deadline - *sla.warn_before));
+        next =
+            std::min(next, clock_add(platform, sla, round.start, sla.deadline - *sla.warn_before));
       }
       next = std::min(next, clock_add(platform, sla, round.start, sla.deadline));
     } else {
@@ -603,8 +601,7 @@ void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_
   }
 }
 
-void Engine::State::fire_grace_end(std::uint32_t shop_index, std::uint32_t payload,
-                                   Instant now) {
+void Engine::State::fire_grace_end(std::uint32_t shop_index, std::uint32_t payload, Instant now) {
   const std::uint32_t sla_index = (payload >> 24) & 0x3F;
   SlaState& state = shops[shop_index].slas[sla_index];
   if (!state.shortfall || state.incident ||
@@ -613,8 +610,8 @@ void Engine::State::fire_grace_end(std::uint32_t shop_index, std::uint32_t paylo
   }
   state.incident = true;
   ++state.breaches;
-  sink->on_presence_incident(PresenceIncident{ref(shop_index, sla_index), state.shortfall_start,
-                                              now});
+  sink->on_presence_incident(
+      PresenceIncident{ref(shop_index, sla_index), state.shortfall_start, now});
 }
 
 void Engine::State::fire_hours_boundary(std::uint32_t platform_index_value, Instant now) {
@@ -752,7 +749,8 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
       if (sla.kind == SlaKind::kAgentPresence) {
         f.breaches = state.breaches;
         Duration understaffed = state.understaffed;
-        if (state.shortfall && at > state.shortfall_start) understaffed += at - state.shortfall_start;
+        if (state.shortfall && at > state.shortfall_start)
+          understaffed += at - state.shortfall_start;
         f.understaffed_seconds = to_seconds(understaffed);
         f.violating = state.incident;
         out.push_back(std::move(f));
@@ -780,9 +778,8 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
         }
       } else {
         f.average_response_seconds =
-            totals.decided == 0
-                ? 0.0
-                : to_seconds(totals.cost) / static_cast<double>(totals.decided);
+            totals.decided == 0 ? 0.0
+                                : to_seconds(totals.cost) / static_cast<double>(totals.decided);
         f.violating = totals.decided >= sla.min_rounds &&
                       totals.cost > sla.max_average * static_cast<std::int64_t>(totals.decided);
       }

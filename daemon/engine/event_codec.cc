@@ -10,8 +10,8 @@ constexpr std::array<std::string_view, kEventTypeCount> kEventTypeNames = {
     "buyer_message", "agent_message", "bot_message", "conversation_closed", "agent_status"};
 
 constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
-    "bad_json", "not_an_object", "missing_field", "bad_field", "unknown_platform",
-    "too_far_in_future"};
+    "bad_json",  "not_an_object",    "missing_field",
+    "bad_field", "unknown_platform", "too_far_in_future"};
 
 Rejection reject(RejectReason reason, std::string_view field) { return Rejection{reason, field}; }
 

@@ -1,11 +1,11 @@
 #include "replywatch/report.h"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 #include <cmath>
 
 namespace replywatch {
@@ -87,11 +87,9 @@ std::string format_report_table(const ReplayReport& report) {
     row[7] = rounds_apply ? fmt::format("{}", f.open_rounds) : "-";
     row[8] = rounds_apply ? fmt::format("{}", f.window_rounds) : "-";
     row[9] = f.kind == SlaKind::kReplyTime ? percent(f.compliance_ratio) : "-";
-    row[10] =
-        f.kind == SlaKind::kAverageResponse ? seconds_human(f.average_response_seconds) : "-";
-    row[11] = f.error_budget_remaining_rounds
-                  ? fmt::format("{}", *f.error_budget_remaining_rounds)
-                  : "-";
+    row[10] = f.kind == SlaKind::kAverageResponse ? seconds_human(f.average_response_seconds) : "-";
+    row[11] =
+        f.error_budget_remaining_rounds ? fmt::format("{}", *f.error_budget_remaining_rounds) : "-";
     row[12] = f.kind == SlaKind::kAgentPresence ? seconds_human(f.understaffed_seconds) : "-";
     rows.push_back(std::move(row));
   }
@@ -99,10 +97,10 @@ std::string format_report_table(const ReplayReport& report) {
   for (const Row& row : rows) {
     for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
-  std::string out = fmt::format(
-      "replay until {}  events: {} accepted, {} duplicates, {} rejected, {} late\n\n",
-      format_rfc3339(report.until), report.accepted, report.duplicates, report.rejected,
-      report.late);
+  std::string out =
+      fmt::format("replay until {}  events: {} accepted, {} duplicates, {} rejected, {} late\n\n",
+                  format_rfc3339(report.until), report.accepted, report.duplicates, report.rejected,
+                  report.late);
   std::size_t violating = 0;
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const bool is_violating = r > 0 && report.slas[r - 1].violating;

@@ -54,9 +54,9 @@ void ServiceHours::append_intervals_starting_on(std::int32_t day,
     if (end > begin) out.push_back({begin, end});
   };
   const auto& overrides = spec_->overrides;
-  const auto found = std::lower_bound(
-      overrides.begin(), overrides.end(), day,
-      [](const HoursOverride& o, std::int32_t d) { return o.local_day < d; });
+  const auto found =
+      std::lower_bound(overrides.begin(), overrides.end(), day,
+                       [](const HoursOverride& o, std::int32_t d) { return o.local_day < d; });
   if (found != overrides.end() && found->local_day == day) {
     if (!found->closed) {
       for (const DailyInterval& interval : found->intervals) add(interval);

@@ -33,10 +33,10 @@ struct SlaRef {
 struct RoundDecided {
   SlaRef ref;
   Instant start;
-  Instant at;          // when it was decided
-  bool answered;       // false: decided by its deadline or cost cap
-  bool met;            // reply_time: answered within the deadline
-  Duration elapsed;    // on the round's clock; for unanswered rounds, the deadline or cost cap
+  Instant at;        // when it was decided
+  bool answered;     // false: decided by its deadline or cost cap
+  bool met;          // reply_time: answered within the deadline
+  Duration elapsed;  // on the round's clock; for unanswered rounds, the deadline or cost cap
 };
 
 struct WarningRaised {

@@ -1,4 +1,5 @@
-// The validated, typed form of the rule files (SPEC §2). Produced by the loader, read by the engine.
+// The validated, typed form of the rule files (SPEC §2). Produced by the loader, read by the
+// engine.
 #pragma once
 
 #include <cstdint>
