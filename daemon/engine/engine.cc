@@ -191,7 +191,7 @@ struct Engine::State {
   void on_agent_status(Shop& shop, std::uint32_t shop_index, const Event& event);
 
   // --- rounds ---
-  bool uses_business_time(const Sla& sla) const {
+  static bool uses_business_time(const Sla& sla) {
     return sla.hours == HoursMode::kService && sla.outside_hours == OutsideHours::kDefer;
   }
   Instant clock_add(const PlatformRuntime& platform, const Sla& sla, Instant start,
@@ -209,11 +209,11 @@ struct Engine::State {
   void fire_round(std::uint32_t conversation_index, std::uint32_t payload, Instant now);
   void decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round, Instant now,
               bool answered, bool met, Duration elapsed);
-  std::int64_t bucket_of(const PlatformRuntime& platform, const Sla& sla, Instant t) const;
+  static std::int64_t bucket_of(const PlatformRuntime& platform, const Sla& sla, Instant t);
 
   // --- presence ---
   void update_presence(std::uint32_t shop_index, std::uint32_t sla_index, Instant now);
-  void fire_grace_end(std::uint32_t target, std::uint32_t payload, Instant now);
+  void fire_grace_end(std::uint32_t shop_index, std::uint32_t payload, Instant now);
   void fire_hours_boundary(std::uint32_t platform_index, Instant now);
 
   SlaRef ref(std::uint32_t shop_index, std::uint32_t sla_index) const {
@@ -509,8 +509,7 @@ void Engine::State::fire_round(std::uint32_t conversation_index_value, std::uint
   arm_round(conversation_index_value, view);
 }
 
-std::int64_t Engine::State::bucket_of(const PlatformRuntime& platform, const Sla& sla,
-                                      Instant t) const {
+std::int64_t Engine::State::bucket_of(const PlatformRuntime& platform, const Sla& sla, Instant t) {
   if (sla.resolution >= std::chrono::days(1)) return platform.hours->local_day(t);
   const std::int64_t ms = t.time_since_epoch().count();
   const std::int64_t width = sla.resolution.count();
@@ -585,6 +584,8 @@ void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_
   const PlatformRuntime& platform = platforms[shop.platform];
   const Sla& sla = platform.rules->slas[sla_index];
   SlaState& state = shop.slas[sla_index];
+  // A late event cannot reach back before the shortfall it would end.
+  if (state.shortfall && now < state.shortfall_start) now = state.shortfall_start;
   const bool in_hours = sla.hours == HoursMode::kAlways || platform.hours->is_open(now);
   const bool short_of_agents = in_hours && shop.agents_online < sla.min_online;
   if (short_of_agents && !state.shortfall) {

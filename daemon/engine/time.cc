@@ -51,7 +51,12 @@ std::optional<Duration> parse_duration(std::string_view text) {
 
 std::optional<Instant> parse_rfc3339(std::string_view text) {
   // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
   if (text.size() < 20) return std::nullopt;
   if (!parse_fixed_digits(text, 0, 4, year) || text[4] != '-' ||
       !parse_fixed_digits(text, 5, 2, month) || text[7] != '-' ||
@@ -80,7 +85,8 @@ std::optional<Instant> parse_rfc3339(std::string_view text) {
     ++pos;
   } else if (text[pos] == '+' || text[pos] == '-') {
     const int sign = text[pos] == '-' ? -1 : 1;
-    int off_h = 0, off_m = 0;
+    int off_h = 0;
+    int off_m = 0;
     if (!parse_fixed_digits(text, pos + 1, 2, off_h) || pos + 3 >= text.size() ||
         text[pos + 3] != ':' || !parse_fixed_digits(text, pos + 4, 2, off_m)) {
       return std::nullopt;
