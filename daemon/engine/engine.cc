@@ -22,8 +22,10 @@ constexpr std::uint32_t kNoRound = 0;
 // Round generations live in 29 bits of a timer tag; 0 means "no round".
 constexpr std::uint32_t kGenerationMask = (1U << 29) - 1;
 constexpr std::uint32_t kFirstRoundBit = 1U << 31;
-// How often, in event time, idle conversations without open rounds are forgotten.
-constexpr Duration kSweepInterval = std::chrono::minutes(5);
+// Idle conversations are looked for a few times per forgetting horizon: often enough that memory
+// overshoots the horizon by at most a quarter, rarely enough that the scan costs nothing.
+constexpr int kSweepsPerHorizon = 4;
+constexpr Duration kMinSweepInterval = std::chrono::minutes(1);
 
 // Timers of the same instant fire in this order: service hours change first, so that a
 // shortfall ending at closing time is over before its grace end is looked at.
@@ -171,6 +173,7 @@ struct Engine::State {
   Instant watermark = kInstantMin;
   Instant apply_limit = kInstantMax;
   Instant next_sweep = kInstantMin;
+  Duration sweep_interval = kMinSweepInterval;
   EventCounters counters;
 
   State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engine_options);
@@ -241,6 +244,9 @@ Engine::State::State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engi
       }
     }
     platform_index.emplace(platform_rules.platform, static_cast<std::uint32_t>(p));
+    sweep_interval =
+        std::max(sweep_interval,
+                 (platform_rules.idle_timeout + options.dedup_retention) / kSweepsPerHorizon);
   }
 }
 
@@ -307,16 +313,18 @@ void Engine::State::expire_dedup() {
 }
 
 void Engine::State::sweep_conversations(Instant now) {
-  next_sweep = now + kSweepInterval;
+  next_sweep = now + sweep_interval;
   // A conversation with no open round that has been idle past its timeout would start a new
-  // session on its next buyer message anyway, exactly as a conversation never seen.
+  // session on its next buyer message anyway, exactly as a conversation never seen. It is kept
+  // for the dedup retention longer, so that an event arriving late (a retried webhook) still
+  // finds the session it belongs to.
   for (std::uint32_t index = 0; index < conversations.size(); ++index) {
     Conversation& conversation = conversations[index];
     if (!conversation.in_use()) continue;
     const Duration idle_timeout = platforms[shops[conversation.shop].platform].rules->idle_timeout;
     const bool any_open = std::any_of(conversation.rounds.begin(), conversation.rounds.end(),
                                       [](const OpenRound& r) { return r.open(); });
-    if (!any_open && now - conversation.last_event > idle_timeout) {
+    if (!any_open && now - conversation.last_event > idle_timeout + options.dedup_retention) {
       conversation_index.erase(conversation_hash(conversation.shop, conversation.key), index);
       conversation = Conversation{};
       free_conversations.push_back(index);
