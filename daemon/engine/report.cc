@@ -23,18 +23,6 @@ std::string seconds_human(double seconds) {
 
 }  // namespace
 
-std::string_view sla_kind_name(SlaKind kind) {
-  switch (kind) {
-    case SlaKind::kReplyTime:
-      return "reply_time";
-    case SlaKind::kAverageResponse:
-      return "average_response";
-    case SlaKind::kAgentPresence:
-      return "agent_presence";
-  }
-  return "unknown";
-}
-
 std::string format_json_double(double value) {
   if (!std::isfinite(value)) return "null";
   std::string text = fmt::format("{}", value);  // shortest form that reads back exactly

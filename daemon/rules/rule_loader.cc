@@ -72,18 +72,6 @@ std::span<const std::string_view> keys_of_kind(SlaKind kind) {
   return {};
 }
 
-std::string_view kind_name(SlaKind kind) {
-  switch (kind) {
-    case SlaKind::kReplyTime:
-      return "reply_time";
-    case SlaKind::kAverageResponse:
-      return "average_response";
-    case SlaKind::kAgentPresence:
-      return "agent_presence";
-  }
-  return "";
-}
-
 bool is_name(std::string_view text, std::string_view extra_chars) {
   if (text.empty()) return false;
   return std::all_of(text.begin(), text.end(), [extra_chars](char c) {
@@ -691,7 +679,7 @@ class RuleFileChecker {
       for (const Entry& entry : map->entries) {
         if (std::find(allowed.begin(), allowed.end(), entry.key) == allowed.end()) {
           report(entry.key_at, fmt::format("key {} does not apply to kind {}", in_quotes(entry.key),
-                                           kind_name(*kind)));
+                                           sla_kind_name(*kind)));
           ok = false;
         }
       }
@@ -1006,14 +994,6 @@ std::optional<std::string> read_whole_file(const std::filesystem::path& path) {
 std::string RuleError::to_string() const {
   if (line == 0) return fmt::format("{}: {}", file, message);
   return fmt::format("{}:{}:{}: {}", file, line, column, message);
-}
-
-const PlatformRules* RuleSet::find(std::string_view platform) const {
-  const auto it = std::lower_bound(
-      platforms.begin(), platforms.end(), platform,
-      [](const PlatformRules& rules, std::string_view name) { return rules.platform < name; });
-  if (it == platforms.end() || it->platform != platform) return nullptr;
-  return &*it;
 }
 
 RuleLoadResult load_rule_text(std::string_view text, const std::string& file) {

@@ -18,8 +18,6 @@ struct ReplayReport {
   std::vector<SlaFigures> slas;
 };
 
-std::string_view sla_kind_name(SlaKind kind);
-
 // One JSON object, fields in the order of SPEC §7, followed by a newline.
 std::string format_report_json(const ReplayReport& report);
 

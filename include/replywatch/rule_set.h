@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "replywatch/time.h"
@@ -91,6 +92,9 @@ struct PlatformRules {
   std::vector<std::string> counted_bots;
   std::vector<Sla> slas;  // in file order
 };
+
+// The name a rule file uses for the kind: reply_time, average_response, agent_presence.
+std::string_view sla_kind_name(SlaKind kind);
 
 // Every platform's rules, sorted by platform name.
 struct RuleSet {
