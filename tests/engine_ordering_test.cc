@@ -216,3 +216,27 @@ TEST_CASE("engine: ordering: nothing after the apply limit is applied", "[engine
   CHECK(all[0].rounds == 1);
   CHECK(all[0].breaches == 1);  // the reply after until was not applied
 }
+
+TEST_CASE("engine: ordering: the dedup key keeps shop and id apart", "[engine][ordering]") {
+  // (shop "a\x1fb", id "c") and (shop "a", id "b\x1fc") are different events.
+  Harness h(rules_from_yaml(kYaml));
+  CHECK_FALSE(h.engine
+                  .offer(buyer("c",
+                               "a\x1f"
+                               "b",
+                               "c1", T("2026-11-20T10:00:00Z")))
+                  .duplicate);
+  CHECK_FALSE(h.engine
+                  .offer(buyer("b\x1f"
+                               "c",
+                               "a", "c1", T("2026-11-20T10:00:01Z")))
+                  .duplicate);
+  CHECK(h.engine
+            .offer(buyer("c",
+                         "a\x1f"
+                         "b",
+                         "c1", T("2026-11-20T10:00:00Z")))
+            .duplicate);
+  CHECK(h.engine.counters().accepted == 2);
+  CHECK(h.engine.counters().duplicates == 1);
+}

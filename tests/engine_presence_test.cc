@@ -261,3 +261,27 @@ TEST_CASE("engine: presence: a late status never undoes a counted incident", "[e
   CHECK(f.agents_online == 1);
   CHECK(h.engine.counters().late == 1);
 }
+
+TEST_CASE("engine: presence: a late offline status takes effect at the watermark",
+          "[engine][presence]") {
+  Harness h(rules_from_yaml(kYaml));
+  // a1 online 08:00; buyers at 10:00 and 12:00 move time on. a1's offline status of 08:59
+  // arrives late, after the 10:00 buyer moved the watermark to 09:59:58. Applied at once, it
+  // takes effect then: the instants before were already accounted for with a1 online. Shortfall
+  // 09:59:58-12:00 (7202 s), incident at 10:00:28.
+  h.replay({
+      status("st1", "s1", "a1", true, T("2026-11-20T08:00:00+08:00")),
+      buyer("b1", "s1", "c1", T("2026-11-20T10:00:00+08:00")),
+      status("st2", "s1", "a1", false, T("2026-11-20T08:59:00+08:00")),
+      buyer("b2", "s1", "c1", T("2026-11-20T12:00:00+08:00")),
+  });
+  const Instant until = T("2026-11-20T12:00:00+08:00");
+  const auto f = h.at(until, "s1", "online_service");
+  CHECK(f.breaches == 1);
+  CHECK(f.understaffed_seconds == 7202.0);
+  const auto incidents = h.sink.incidents_for("s1", 0);
+  REQUIRE(incidents.size() == 1);
+  CHECK(incidents[0].effect.at == T("2026-11-20T10:00:28+08:00"));
+  CHECK(f.violating);
+  CHECK(h.engine.counters().late == 1);
+}

@@ -226,3 +226,21 @@ TEST_CASE("engine: sessions: a late buyer message keeps the session of its conve
   CHECK(quiet.fig(t, "s1", "first_counted").rounds == 1);
   CHECK(quiet.fig(t, "s1", "every_counted").rounds == 2);
 }
+
+TEST_CASE("engine: sessions: a small dedup retention does not forget a late event's session",
+          "[engine][sessions]") {
+  // The same late 10:05 message as above, with ids remembered for 1 ms only: the conversation's
+  // session must still be found (SPEC §6: outcomes depend only on event timestamps).
+  Harness h(rules_from_yaml(kYaml), replywatch::EngineOptions{ms(1)});
+  h.replay({
+      buyer("b1", "s1", "c1", T("2026-11-20T10:00:00+08:00")),
+      agent_msg("a1", "s1", "c1", T("2026-11-20T10:01:00+08:00")),
+      buyer("x1", "s1", "c2", T("2026-11-20T10:40:00+08:00")),
+      agent_msg("x2", "s1", "c2", T("2026-11-20T10:41:00+08:00")),
+  });
+  CHECK(h.engine.offer(buyer("b2", "s1", "c1", T("2026-11-20T10:05:00+08:00"))).late);
+  const Instant t = T("2026-11-20T11:00:00+08:00");
+  h.engine.advance_through(t);
+  CHECK(h.fig(t, "s1", "first_counted").rounds == 2);  // c1 10:00 and c2 10:40 only
+  CHECK(h.fig(t, "s1", "every_counted").rounds == 3);
+}

@@ -408,3 +408,34 @@ TEST_CASE("event_codec: the first problem in table order is reported", "[event_c
     CHECK(r.field == "conversation");
   }
 }
+
+TEST_CASE("event_codec: bot, agent and channel have no length limits of their own",
+          "[event_codec]") {
+  // SPEC §1 bounds only id, shop and conversation; these are plain strings.
+  Fields bot = bot_fields();
+  bot["bot"] = q(repeat("b", 300));
+  CHECK(accept(to_json(bot)).bot.size() == 300);
+  bot["bot"] = q("");
+  CHECK(accept(to_json(bot)).bot.empty());
+
+  Fields agent = buyer_fields();
+  agent["type"] = q("agent_message");
+  agent["agent"] = q(repeat("a", 300));
+  CHECK(accept(to_json(agent)).agent.size() == 300);
+  agent["agent"] = q("");
+  CHECK(accept(to_json(agent)).type == EventType::kAgentMessage);
+
+  Fields channel = buyer_fields();
+  channel["channel"] = q(repeat("c", 200));
+  CHECK(accept(to_json(channel)).channel.size() == 200);
+}
+
+TEST_CASE("event_codec: an integral JSON number is epoch milliseconds too", "[event_codec]") {
+  Fields f = buyer_fields();
+  f["ts"] = "1795359600000.0";
+  CHECK(accept(to_json(f)).ts.time_since_epoch().count() == k20261122T15);
+  f["ts"] = "1.7953596e12";
+  CHECK(accept(to_json(f)).ts.time_since_epoch().count() == 1795359600000);
+  f["ts"] = "-1.0";
+  CHECK(reason(to_json(f)) == "bad_field");
+}

@@ -323,3 +323,20 @@ TEST_CASE("service_hours: overnight windows across both DST changes", "[service_
   CHECK(hours.is_open(T("2026-03-08T09:59:59.999Z")));
   CHECK_FALSE(hours.is_open(T("2026-03-08T10:00:00Z")));
 }
+
+TEST_CASE("service_hours: a closed fortnight between weekly hours is crossed, not given up on",
+          "[service_hours]") {
+  // Mon-Fri 09:00-18:00; closed 2027-02-15 (Mon) through 2027-02-26 (Fri): from Friday
+  // 2027-02-12 18:00 nothing opens until Monday 2027-03-01 09:00, 16 days later.
+  constexpr std::int32_t kFeb15 = 20864;
+  ServiceHoursSpec spec{{weekly(kMonToFri, hm(9, 0), hm(18, 0))}, {}};
+  for (std::int32_t day = kFeb15; day < kFeb15 + 12; ++day) {
+    spec.overrides.push_back(HoursOverride{day, true, {}});
+  }
+  const ServiceHours hours(&spec, shanghai());
+  // 1m left on Friday, 2m on the first open morning
+  CHECK(hours.add_business_time(T("2027-02-12T17:59:00+08:00"), mins(3)) ==
+        T("2027-03-01T09:02:00+08:00"));
+  CHECK(hours.next_change_after(T("2027-02-12T18:00:00+08:00")) == T("2027-03-01T09:00:00+08:00"));
+  CHECK_FALSE(hours.is_open(T("2027-02-22T10:00:00+08:00")));
+}

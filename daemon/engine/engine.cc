@@ -26,6 +26,9 @@ constexpr std::uint32_t kFirstRoundBit = 1U << 31;
 // overshoots the horizon by at most a quarter, rarely enough that the scan costs nothing.
 constexpr int kSweepsPerHorizon = 4;
 constexpr Duration kMinSweepInterval = std::chrono::minutes(1);
+// Idle conversations are kept at least this long past their idle timeout, whatever the dedup
+// retention, so that session outcomes of late events do not depend on a dedup setting.
+constexpr Duration kMinLateHorizon = std::chrono::hours(24);
 
 // Timers of the same instant fire in this order: service hours change first, so that a
 // shortfall ending at closing time is over before its grace end is looked at.
@@ -171,9 +174,14 @@ struct Engine::State {
   std::vector<DedupExpiry> dedup_expiry;           // min-heap
 
   Instant watermark = kInstantMin;
+  // While a late event is applied: the instant it takes effect for presence, which is now (the
+  // watermark), since the shortfalls of the instants before it were already accounted for.
+  Instant late_effect = kInstantMin;
   Instant apply_limit = kInstantMax;
   Instant next_sweep = kInstantMin;
   Duration sweep_interval = kMinSweepInterval;
+  // How far back a late event may reach and still find its conversation's session.
+  Duration late_horizon;
   EventCounters counters;
 
   State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engine_options);
@@ -225,7 +233,10 @@ struct Engine::State {
 };
 
 Engine::State::State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engine_options)
-    : rules(std::move(rule_set)), options(engine_options), sink(&null_sink) {
+    : rules(std::move(rule_set)),
+      options(engine_options),
+      sink(&null_sink),
+      late_horizon(std::max(options.dedup_retention, kMinLateHorizon)) {
   platforms.resize(rules->platforms.size());
   for (std::size_t p = 0; p < rules->platforms.size(); ++p) {
     const PlatformRules& platform_rules = rules->platforms[p];
@@ -245,8 +256,7 @@ Engine::State::State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engi
     }
     platform_index.emplace(platform_rules.platform, static_cast<std::uint32_t>(p));
     sweep_interval =
-        std::max(sweep_interval,
-                 (platform_rules.idle_timeout + options.dedup_retention) / kSweepsPerHorizon);
+        std::max(sweep_interval, (platform_rules.idle_timeout + late_horizon) / kSweepsPerHorizon);
   }
 }
 
@@ -316,15 +326,15 @@ void Engine::State::sweep_conversations(Instant now) {
   next_sweep = now + sweep_interval;
   // A conversation with no open round that has been idle past its timeout would start a new
   // session on its next buyer message anyway, exactly as a conversation never seen. It is kept
-  // for the dedup retention longer, so that an event arriving late (a retried webhook) still
-  // finds the session it belongs to.
+  // for the late horizon longer, so that an event arriving late (a retried webhook) still finds
+  // the session it belongs to.
   for (std::uint32_t index = 0; index < conversations.size(); ++index) {
     Conversation& conversation = conversations[index];
     if (!conversation.in_use()) continue;
     const Duration idle_timeout = platforms[shops[conversation.shop].platform].rules->idle_timeout;
     const bool any_open = std::any_of(conversation.rounds.begin(), conversation.rounds.end(),
                                       [](const OpenRound& r) { return r.open(); });
-    if (!any_open && now - conversation.last_event > idle_timeout + options.dedup_retention) {
+    if (!any_open && now - conversation.last_event > idle_timeout + late_horizon) {
       conversation_index.erase(conversation_hash(conversation.shop, conversation.key), index);
       conversation = Conversation{};
       free_conversations.push_back(index);
@@ -350,7 +360,9 @@ std::uint32_t Engine::State::shop_for(std::uint32_t platform_index_value, const 
   platform.shops.push_back(index);
 
   // Presence is tracked from the shop's first event on.
-  for (std::uint32_t sla : platform.presence_slas) update_presence(index, sla, now);
+  for (std::uint32_t sla : platform.presence_slas) {
+    update_presence(index, sla, std::max(now, late_effect));
+  }
   if (platform.presence_follows_hours && !platform.boundary_timer_armed) {
     platform.boundary_timer_armed = true;
     push_timer(platform.hours->next_change_after(now), platform_index_value,
@@ -583,7 +595,9 @@ void Engine::State::on_agent_status(Shop& shop, std::uint32_t shop_index, const 
     }
   }
   const PlatformRuntime& platform = platforms[shop.platform];
-  for (std::uint32_t sla : platform.presence_slas) update_presence(shop_index, sla, event.ts);
+  for (std::uint32_t sla : platform.presence_slas) {
+    update_presence(shop_index, sla, std::max(event.ts, late_effect));
+  }
 }
 
 void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_index,
@@ -592,8 +606,6 @@ void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_
   const PlatformRuntime& platform = platforms[shop.platform];
   const Sla& sla = platform.rules->slas[sla_index];
   SlaState& state = shop.slas[sla_index];
-  // A late event cannot reach back before the shortfall it would end.
-  if (state.shortfall && now < state.shortfall_start) now = state.shortfall_start;
   const bool in_hours = sla.hours == HoursMode::kAlways || platform.hours->is_open(now);
   const bool short_of_agents = in_hours && shop.agents_online < sla.min_online;
   if (short_of_agents && !state.shortfall) {
@@ -655,10 +667,13 @@ OfferResult Engine::offer(Event event) {
   if (platform == s.platform_index.end()) {
     throw std::invalid_argument("event for a platform without rules: " + event.platform);
   }
+  // (platform, shop, id) with the shop's length in front, so no two triples share a key.
   std::string key;
-  key.reserve(event.platform.size() + event.shop.size() + event.id.size() + 2);
-  key.append(event.platform).push_back('\x1f');
-  key.append(event.shop).push_back('\x1f');
+  const std::array<std::uint32_t, 2> prefix = {platform->second,
+                                               static_cast<std::uint32_t>(event.shop.size())};
+  key.reserve(sizeof prefix + event.shop.size() + event.id.size());
+  key.append(reinterpret_cast<const char*>(prefix.data()), sizeof prefix);
+  key.append(event.shop);
   key.append(event.id);
   auto [entry, inserted] = s.dedup.try_emplace(std::move(key), event.ts);
   if (!inserted) {
@@ -674,7 +689,11 @@ OfferResult Engine::offer(Event event) {
 
   if (event.ts < s.watermark) {
     ++s.counters.late;
-    if (event.ts <= s.apply_limit) s.apply(event);
+    if (event.ts <= s.apply_limit) {
+      s.late_effect = std::min(s.watermark, s.apply_limit);
+      s.apply(event);
+      s.late_effect = kInstantMin;
+    }
     return OfferResult{false, true};
   }
   std::uint32_t slot = 0;

@@ -2,6 +2,8 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
+#include <cstdint>
 
 namespace replywatch {
 namespace {
@@ -12,6 +14,9 @@ constexpr std::array<std::string_view, kEventTypeCount> kEventTypeNames = {
 constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
     "bad_json",  "not_an_object",    "missing_field",
     "bad_field", "unknown_platform", "too_far_in_future"};
+
+// SPEC §1 bounds only id, shop and conversation; other strings are bounded by the body limit.
+constexpr std::size_t kAnyLength = SIZE_MAX;
 
 Rejection reject(RejectReason reason, std::string_view field) { return Rejection{reason, field}; }
 
@@ -49,6 +54,13 @@ std::optional<Instant> parse_timestamp(const boost::json::value& value) {
   } else if (const auto* unsigned_value = value.if_uint64()) {
     if (*unsigned_value > static_cast<std::uint64_t>(kMaxEpochMillis)) return std::nullopt;
     millis = static_cast<std::int64_t>(*unsigned_value);
+  } else if (const auto* real = value.if_double()) {
+    // Some producers write integers as 1.7e12 or 1700000000000.0: fine when integral.
+    if (!std::isfinite(*real) || std::floor(*real) != *real || *real < 0.0 ||
+        *real > static_cast<double>(kMaxEpochMillis)) {
+      return std::nullopt;
+    }
+    millis = static_cast<std::int64_t>(*real);
   } else {
     return std::nullopt;
   }
@@ -73,7 +85,9 @@ std::variant<Event, Rejection> decode_event(const boost::json::value& value,
 
   Event event;
   if (auto bad = read_string(*object, "id", true, 1, 128, event.id)) return *bad;
-  if (auto bad = read_string(*object, "platform", true, 1, 128, event.platform)) return *bad;
+  if (auto bad = read_string(*object, "platform", true, 0, kAnyLength, event.platform)) {
+    return *bad;
+  }
   if (!platform_known(event.platform)) return reject(RejectReason::kUnknownPlatform, "platform");
   if (auto bad = read_string(*object, "shop", true, 1, 128, event.shop)) return *bad;
 
@@ -89,11 +103,13 @@ std::variant<Event, Rejection> decode_event(const boost::json::value& value,
     }
   }
   if (event.type == EventType::kBotMessage) {
-    if (auto bad = read_string(*object, "bot", true, 0, 128, event.bot)) return *bad;
+    if (auto bad = read_string(*object, "bot", true, 0, kAnyLength, event.bot)) return *bad;
   }
   if (event.type == EventType::kAgentStatus || event.type == EventType::kAgentMessage) {
     const bool required = event.type == EventType::kAgentStatus;
-    if (auto bad = read_string(*object, "agent", required, 1, 128, event.agent)) return *bad;
+    if (auto bad = read_string(*object, "agent", required, 0, kAnyLength, event.agent)) {
+      return *bad;
+    }
   }
   if (event.type == EventType::kAgentStatus) {
     std::string status;
@@ -111,7 +127,9 @@ std::variant<Event, Rejection> decode_event(const boost::json::value& value,
   if (!instant) return reject(RejectReason::kBadField, "ts");
   event.ts = *instant;
 
-  if (auto bad = read_string(*object, "channel", false, 1, 64, event.channel)) return *bad;
+  if (auto bad = read_string(*object, "channel", false, 0, kAnyLength, event.channel)) {
+    return *bad;
+  }
   return event;
 }
 

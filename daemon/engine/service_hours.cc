@@ -9,10 +9,9 @@ namespace {
 
 // The day cache only has to hold the days that open rounds can still reach.
 constexpr std::size_t kMaxCachedDays = 4096;
-// A schedule with no interval in this many consecutive days (past every override) never opens.
-constexpr std::int32_t kEmptyDaysBeforeNever = 8;
-// Never scan further than this for business time or a change of state.
-constexpr std::int32_t kMaxScanDays = 3 * 366;
+// Never scan further than this for business time or a change of state: a weekly schedule opens
+// at least once a week, so only an absurd run of closed overrides could get this far.
+constexpr std::int32_t kMaxScanDays = 5 * 366;
 
 }  // namespace
 
@@ -95,6 +94,11 @@ const std::vector<OpenInterval>& ServiceHours::intervals_near(std::int32_t day) 
   return cache_.emplace(day, compute_intervals_near(day)).first->second;
 }
 
+bool ServiceHours::never_opens_after(std::int32_t day) const {
+  // Past the last override only the weekly schedule can open, and it opens every week if at all.
+  return spec_->weekly.empty() && day > last_override_day_ + 1;
+}
+
 bool ServiceHours::is_open(Instant t) const {
   if (!has_hours()) return false;
   for (const OpenInterval& interval : intervals_near(local_day(t))) {
@@ -109,7 +113,6 @@ Instant ServiceHours::add_business_time(Instant start, Duration amount) const {
   Duration remaining = amount;
   Instant position = start;
   const std::int32_t first_day = local_day(start);
-  std::int32_t last_day_with_hours = first_day;
   for (std::int32_t day = first_day; day < first_day + kMaxScanDays; ++day) {
     for (const OpenInterval& interval : intervals_near(day)) {
       if (interval.end <= position) continue;
@@ -118,9 +121,8 @@ Instant ServiceHours::add_business_time(Instant start, Duration amount) const {
       if (remaining <= available) return from + remaining;
       remaining -= available;
       position = interval.end;
-      last_day_with_hours = day;
     }
-    if (day > last_override_day_ && day - last_day_with_hours > kEmptyDaysBeforeNever) break;
+    if (never_opens_after(day)) break;
   }
   return kInstantMax;
 }
@@ -148,7 +150,6 @@ Instant ServiceHours::next_change_after(Instant t) const {
   const bool open_now = is_open(t);
   const std::int32_t first_day = local_day(t);
   std::vector<Instant> candidates;
-  std::int32_t last_day_with_hours = first_day;
   for (std::int32_t day = first_day; day < first_day + kMaxScanDays; ++day) {
     candidates.clear();
     // Boundaries that can fall on local day D belong to intervals near D or D + 1.
@@ -156,14 +157,13 @@ Instant ServiceHours::next_change_after(Instant t) const {
       for (const OpenInterval& interval : intervals_near(near_day)) {
         if (interval.begin > t) candidates.push_back(interval.begin);
         if (interval.end > t) candidates.push_back(interval.end);
-        last_day_with_hours = day;
       }
     }
     std::sort(candidates.begin(), candidates.end());
     for (const Instant candidate : candidates) {
       if (is_open(candidate) != open_now) return candidate;
     }
-    if (day > last_override_day_ && day - last_day_with_hours > kEmptyDaysBeforeNever) break;
+    if (never_opens_after(day)) break;
   }
   return kInstantMax;
 }

@@ -45,8 +45,9 @@ class ServiceHours {
   const std::vector<OpenInterval>& intervals_near(std::int32_t day) const;
   std::vector<OpenInterval> compute_intervals_near(std::int32_t day) const;
   void append_intervals_starting_on(std::int32_t day, std::vector<OpenInterval>& out) const;
-  // No interval can start after this local day except through the weekly schedule.
   bool has_hours() const;
+  // True when no interval touches any local day after `day`.
+  bool never_opens_after(std::int32_t day) const;
 
   const ServiceHoursSpec* spec_;
   const date::time_zone* timezone_;
