@@ -223,7 +223,9 @@ struct Engine::State {
   static std::int64_t bucket_of(const PlatformRuntime& platform, const Sla& sla, Instant t);
 
   // --- presence ---
-  void update_presence(std::uint32_t shop_index, std::uint32_t sla_index, Instant now);
+  // `service_open`, when given, is is_open(now) already worked out by the caller.
+  void update_presence(std::uint32_t shop_index, std::uint32_t sla_index, Instant now,
+                       std::optional<bool> service_open = std::nullopt);
   void fire_grace_end(std::uint32_t shop_index, std::uint32_t payload, Instant now);
   void fire_hours_boundary(std::uint32_t platform_index, Instant now);
 
@@ -359,13 +361,12 @@ std::uint32_t Engine::State::shop_for(std::uint32_t platform_index_value, const 
   platform.shop_index.emplace(name, index);
   platform.shops.push_back(index);
 
-  // Presence is tracked from the shop's first event on.
-  for (std::uint32_t sla : platform.presence_slas) {
-    update_presence(index, sla, std::max(now, late_effect));
-  }
+  // Presence is tracked from the shop's first event on (for a late event: from now).
+  const Instant tracking_start = std::max(now, late_effect);
+  for (std::uint32_t sla : platform.presence_slas) update_presence(index, sla, tracking_start);
   if (platform.presence_follows_hours && !platform.boundary_timer_armed) {
     platform.boundary_timer_armed = true;
-    push_timer(platform.hours->next_change_after(now), platform_index_value,
+    push_timer(platform.hours->next_change_after(tracking_start), platform_index_value,
                TimerKind::kHoursBoundary, 0);
   }
   return index;
@@ -600,13 +601,14 @@ void Engine::State::on_agent_status(Shop& shop, std::uint32_t shop_index, const 
   }
 }
 
-void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_index,
-                                    Instant now) {
+void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_index, Instant now,
+                                    std::optional<bool> service_open) {
   Shop& shop = shops[shop_index];
   const PlatformRuntime& platform = platforms[shop.platform];
   const Sla& sla = platform.rules->slas[sla_index];
   SlaState& state = shop.slas[sla_index];
-  const bool in_hours = sla.hours == HoursMode::kAlways || platform.hours->is_open(now);
+  const bool in_hours =
+      sla.hours == HoursMode::kAlways || service_open.value_or(platform.hours->is_open(now));
   const bool short_of_agents = in_hours && shop.agents_online < sla.min_online;
   if (short_of_agents && !state.shortfall) {
     state.shortfall = true;
@@ -637,11 +639,16 @@ void Engine::State::fire_grace_end(std::uint32_t shop_index, std::uint32_t paylo
 
 void Engine::State::fire_hours_boundary(std::uint32_t platform_index_value, Instant now) {
   PlatformRuntime& platform = platforms[platform_index_value];
+  // Every shop shares the platform's hours; only shops short of agents, or in a shortfall that
+  // closing time ends, can change. This keeps a long jump in event time cheap per shop.
+  const bool open = platform.hours->is_open(now);
   for (std::uint32_t shop_index : platform.shops) {
+    const Shop& shop = shops[shop_index];
     for (std::uint32_t sla : platform.presence_slas) {
-      if (platform.rules->slas[sla].hours == HoursMode::kService) {
-        update_presence(shop_index, sla, now);
-      }
+      const Sla& rule = platform.rules->slas[sla];
+      if (rule.hours != HoursMode::kService) continue;
+      if (shop.agents_online >= rule.min_online && !shop.slas[sla].shortfall) continue;
+      update_presence(shop_index, sla, now, open);
     }
   }
   push_timer(platform.hours->next_change_after(now), platform_index_value,
