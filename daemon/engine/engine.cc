@@ -607,8 +607,8 @@ void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_
   const PlatformRuntime& platform = platforms[shop.platform];
   const Sla& sla = platform.rules->slas[sla_index];
   SlaState& state = shop.slas[sla_index];
-  const bool in_hours =
-      sla.hours == HoursMode::kAlways || service_open.value_or(platform.hours->is_open(now));
+  const bool in_hours = sla.hours == HoursMode::kAlways ||
+                        (service_open ? *service_open : platform.hours->is_open(now));
   const bool short_of_agents = in_hours && shop.agents_online < sla.min_online;
   if (short_of_agents && !state.shortfall) {
     state.shortfall = true;

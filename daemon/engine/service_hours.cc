@@ -17,16 +17,12 @@ constexpr std::int32_t kMaxScanDays = 5 * 366;
 
 ServiceHours::ServiceHours(const ServiceHoursSpec* spec, const date::time_zone* zone)
     : spec_(spec), timezone_(zone) {
-  if (spec_ != nullptr && !spec_->overrides.empty()) {
-    last_override_day_ = spec_->overrides.back().local_day;
-  }
-}
-
-bool ServiceHours::has_hours() const {
-  if (spec_ == nullptr) return false;
-  if (!spec_->weekly.empty()) return true;
-  return std::any_of(spec_->overrides.begin(), spec_->overrides.end(),
-                     [](const HoursOverride& o) { return !o.closed && !o.intervals.empty(); });
+  if (spec_ == nullptr) return;
+  if (!spec_->overrides.empty()) last_override_day_ = spec_->overrides.back().local_day;
+  has_hours_ =
+      !spec_->weekly.empty() ||
+      std::any_of(spec_->overrides.begin(), spec_->overrides.end(),
+                  [](const HoursOverride& o) { return !o.closed && !o.intervals.empty(); });
 }
 
 std::int32_t ServiceHours::local_day(Instant t) const {
@@ -100,7 +96,7 @@ bool ServiceHours::never_opens_after(std::int32_t day) const {
 }
 
 bool ServiceHours::is_open(Instant t) const {
-  if (!has_hours()) return false;
+  if (!has_hours_) return false;
   for (const OpenInterval& interval : intervals_near(local_day(t))) {
     if (interval.begin <= t && t < interval.end) return true;
   }
@@ -109,7 +105,7 @@ bool ServiceHours::is_open(Instant t) const {
 
 Instant ServiceHours::add_business_time(Instant start, Duration amount) const {
   if (amount <= Duration::zero()) return start;
-  if (!has_hours()) return kInstantMax;
+  if (!has_hours_) return kInstantMax;
   Duration remaining = amount;
   Instant position = start;
   const std::int32_t first_day = local_day(start);
@@ -128,7 +124,7 @@ Instant ServiceHours::add_business_time(Instant start, Duration amount) const {
 }
 
 Duration ServiceHours::business_time_between(Instant from, Instant to) const {
-  if (to <= from || !has_hours()) return Duration::zero();
+  if (to <= from || !has_hours_) return Duration::zero();
   Duration total{0};
   Instant position = from;
   const std::int32_t last_day = local_day(to);
@@ -146,7 +142,7 @@ Duration ServiceHours::business_time_between(Instant from, Instant to) const {
 }
 
 Instant ServiceHours::next_change_after(Instant t) const {
-  if (!has_hours()) return kInstantMax;
+  if (!has_hours_) return kInstantMax;
   const bool open_now = is_open(t);
   const std::int32_t first_day = local_day(t);
   std::vector<Instant> candidates;

@@ -45,13 +45,13 @@ class ServiceHours {
   const std::vector<OpenInterval>& intervals_near(std::int32_t day) const;
   std::vector<OpenInterval> compute_intervals_near(std::int32_t day) const;
   void append_intervals_starting_on(std::int32_t day, std::vector<OpenInterval>& out) const;
-  bool has_hours() const;
   // True when no interval touches any local day after `day`.
   bool never_opens_after(std::int32_t day) const;
 
   const ServiceHoursSpec* spec_;
   const date::time_zone* timezone_;
   std::int32_t last_override_day_ = INT32_MIN;
+  bool has_hours_ = false;  // false: the schedule never opens
   mutable std::unordered_map<std::int32_t, std::vector<OpenInterval>> cache_;
 };
 
