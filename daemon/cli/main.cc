@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  check [DIR]      validate the rule files in DIR (default: rules)\n"
     "  replay [FILE...] run the rule engine on recorded NDJSON events and report\n"
+    "  run              run the daemon: webhook ingest, metrics, admin API\n"
     "\n"
     "Run 'replywatch <command> --help' for a command's options.\n"
     "  --version        print the version and exit\n";
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     }
     if (command == "check") return run_check(rest);
     if (command == "replay") return run_replay(rest);
+    if (command == "run") return run_daemon(rest);
   } catch (const std::exception& error) {
     fmt::print(stderr, "replywatch {}: {}\n", command, error.what());
     return kExitFailed;

@@ -136,6 +136,18 @@ std::uint64_t conversation_hash(std::uint32_t shop, std::string_view key) {
   return std::hash<std::string_view>{}(key) ^ (std::uint64_t{shop} * 0x9E3779B97F4A7C15ULL);
 }
 
+// (platform, shop, id) with the shop's length in front, so no two triples share a key.
+std::string dedup_key(std::uint32_t platform, const Event& event) {
+  std::string key;
+  const std::array<std::uint32_t, 2> prefix = {platform,
+                                               static_cast<std::uint32_t>(event.shop.size())};
+  key.reserve(sizeof prefix + event.shop.size() + event.id.size());
+  key.append(reinterpret_cast<const char*>(prefix.data()), sizeof prefix);
+  key.append(event.shop);
+  key.append(event.id);
+  return key;
+}
+
 std::uint32_t bucket_count_of(const Sla& sla) {
   if (sla.kind == SlaKind::kAgentPresence || sla.resolution <= Duration::zero()) return 1;
   return static_cast<std::uint32_t>(std::max<std::int64_t>(1, sla.window / sla.resolution));
@@ -674,15 +686,7 @@ OfferResult Engine::offer(Event event) {
   if (platform == s.platform_index.end()) {
     throw std::invalid_argument("event for a platform without rules: " + event.platform);
   }
-  // (platform, shop, id) with the shop's length in front, so no two triples share a key.
-  std::string key;
-  const std::array<std::uint32_t, 2> prefix = {platform->second,
-                                               static_cast<std::uint32_t>(event.shop.size())};
-  key.reserve(sizeof prefix + event.shop.size() + event.id.size());
-  key.append(reinterpret_cast<const char*>(prefix.data()), sizeof prefix);
-  key.append(event.shop);
-  key.append(event.id);
-  auto [entry, inserted] = s.dedup.try_emplace(std::move(key), event.ts);
+  auto [entry, inserted] = s.dedup.try_emplace(dedup_key(platform->second, event), event.ts);
   if (!inserted) {
     if (entry->second + s.options.dedup_retention >= s.watermark) {
       ++s.counters.duplicates;
@@ -716,6 +720,14 @@ OfferResult Engine::offer(Event event) {
   s.buffer.push_back(BufferedEvent{ts, s.arrivals++, slot});
   std::push_heap(s.buffer.begin(), s.buffer.end(), std::greater<>{});
   return OfferResult{false, false};
+}
+
+bool Engine::is_duplicate(const Event& event) const {
+  const State& s = *state_;
+  const auto platform = s.platform_index.find(event.platform);
+  if (platform == s.platform_index.end()) return false;
+  const auto found = s.dedup.find(dedup_key(platform->second, event));
+  return found != s.dedup.end() && found->second + s.options.dedup_retention >= s.watermark;
 }
 
 void Engine::advance(Instant watermark) {
@@ -776,6 +788,7 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
       const Sla& sla = platform.rules->slas[sla_index];
       const SlaState& state = shop.slas[sla_index];
       SlaFigures f;
+      f.ref = s.ref(shop_index, sla_index);
       f.platform = platform.rules->platform;
       f.shop = shop.name;
       f.sla = sla.name;
@@ -825,6 +838,27 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
     return std::tie(a.platform, a.shop, a.sla) < std::tie(b.platform, b.shop, b.sla);
   });
   return out;
+}
+
+void Engine::for_each_open_round(const std::function<void(const OpenRoundView&)>& visit) const {
+  const State& s = *state_;
+  for (const Conversation& conversation : s.conversations) {
+    if (!conversation.in_use()) continue;
+    const PlatformRuntime& platform = s.platforms[s.shops[conversation.shop].platform];
+    for (const OpenRound& round : conversation.rounds) {
+      const std::uint32_t pending = round.scored & ~round.decided;
+      if (!round.open() || pending == 0) continue;
+      for (std::uint32_t sla_index = 0; sla_index < platform.rules->slas.size(); ++sla_index) {
+        if ((pending & (1U << sla_index)) == 0) continue;
+        const Sla& sla = platform.rules->slas[sla_index];
+        const Duration budget =
+            sla.kind == SlaKind::kReplyTime ? sla.deadline : sla.unanswered_cost;
+        visit(OpenRoundView{s.ref(conversation.shop, sla_index), conversation.key, round.start,
+                            s.clock_add(platform, sla, round.start, budget),
+                            (round.warned & (1U << sla_index)) != 0});
+      }
+    }
+  }
 }
 
 const EventCounters& Engine::counters() const { return state_->counters; }

@@ -1,6 +1,7 @@
 #include "replywatch/event_codec.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
 #include <cstdint>
@@ -139,6 +140,25 @@ std::variant<Event, Rejection> decode_event_text(std::string_view text,
   boost::json::value value = boost::json::parse(text, error);
   if (error) return reject(RejectReason::kBadJson, {});
   return decode_event(value, platform_known);
+}
+
+std::string encode_event(const Event& event) {
+  boost::json::object object;
+  object["id"] = event.id;
+  object["platform"] = event.platform;
+  object["shop"] = event.shop;
+  object["type"] = event_type_name(event.type);
+  if (event.type != EventType::kAgentStatus) object["conversation"] = event.conversation;
+  if (event.type == EventType::kBotMessage) object["bot"] = event.bot;
+  if (event.type == EventType::kAgentStatus) {
+    object["agent"] = event.agent;
+    object["status"] = event.online ? "online" : "offline";
+  } else if (event.type == EventType::kAgentMessage && !event.agent.empty()) {
+    object["agent"] = event.agent;
+  }
+  object["ts"] = event.ts.time_since_epoch().count();
+  if (event.channel != "chat") object["channel"] = event.channel;
+  return boost::json::serialize(object);
 }
 
 }  // namespace replywatch

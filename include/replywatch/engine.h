@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "replywatch/event.h"
@@ -69,6 +71,7 @@ struct OfferResult {
 
 // Figures of one (platform, shop, SLA) at an instant, as in SPEC §7's report.
 struct SlaFigures {
+  SlaRef ref;
   std::string platform;
   std::string shop;
   std::string sla;
@@ -86,6 +89,17 @@ struct SlaFigures {
   double understaffed_seconds = 0.0;
   bool violating = false;
   std::uint32_t agents_online = 0;
+};
+
+// One scored round that no SLA has decided yet, as the shift lead's list shows it.
+struct OpenRoundView {
+  SlaRef ref;
+  std::string_view conversation;  // valid until the engine next changes
+  Instant start;
+  // reply_time: the deadline on the round's clock; average_response: where the cost cap is
+  // reached.
+  Instant due;
+  bool at_risk = false;  // reply_time past its warning point
 };
 
 struct EventCounters {
@@ -108,6 +122,10 @@ class Engine {
   // (ts before the watermark) are applied at once; the rest wait in the reorder buffer.
   OfferResult offer(Event event);
 
+  // Whether offer() would call `event` a duplicate now. The daemon asks before it makes events
+  // durable, so retried webhooks do not grow the journal.
+  bool is_duplicate(const Event& event) const;
+
   // Moves the watermark forward (never back) and applies, in time order, every buffered event
   // and due timer strictly before it. Events win ties with timers at the same instant.
   void advance(Instant watermark);
@@ -127,6 +145,9 @@ class Engine {
   // One entry per (platform, shop, SLA) of every shop with an applied event, sorted by platform,
   // shop and SLA name; windows are evaluated at `at`.
   std::vector<SlaFigures> figures(Instant at) const;
+
+  // Calls `visit` once per (open round, SLA) that scores it and has not decided it.
+  void for_each_open_round(const std::function<void(const OpenRoundView&)>& visit) const;
 
   const EventCounters& counters() const;
   std::size_t shop_count() const;

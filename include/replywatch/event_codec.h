@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -41,5 +42,9 @@ std::variant<Event, Rejection> decode_event(const boost::json::value& value,
 // Parses and validates one JSON text (one NDJSON line).
 std::variant<Event, Rejection> decode_event_text(std::string_view text,
                                                  const PlatformKnown& platform_known);
+
+// The canonical JSON text of a validated event: decode_event_text gives back an equal event.
+// The daemon's journal stores events in this form.
+std::string encode_event(const Event& event);
 
 }  // namespace replywatch

@@ -1,0 +1,107 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "daemon.h"
+#include "daemon_config.h"
+#include "log.h"
+#include "time_source.h"
+
+namespace replywatch::cli {
+namespace {
+
+constexpr const char* kRunUsage =
+    "usage: replywatch run [--config FILE] [options]\n"
+    "\n"
+    "Runs the daemon: signed webhook ingest, real-time SLA deadlines, Prometheus metrics and the\n"
+    "admin API. Every option can also be set in the YAML config file under the same name with\n"
+    "'_' for '-' (e.g. max_body_bytes); flags win over the file.\n"
+    "\n"
+    "  --config FILE                 YAML config file\n"
+    "  --rules DIR                   rule directory (default: rules)\n"
+    "  --data DIR                    journal directory (default: replywatch-data)\n"
+    "  --ingest-listen HOST:PORT     webhook listener (default: 127.0.0.1:9870; port 0 picks one)\n"
+    "  --admin-listen HOST:PORT      admin listener (default: 127.0.0.1:9871)\n"
+    "  --ingest-secret-file FILE     HMAC-SHA256 secret; required to listen beyond loopback\n"
+    "  --allowed-lateness DURATION   reorder window (default: 2s)\n"
+    "  --max-future-skew DURATION    events further ahead of the clock are rejected (default: 5m)\n"
+    "  --dedup-retention DURATION    how long an event id makes copies duplicates (default: 24h)\n"
+    "  --max-body-bytes N            largest request body (default: 16777216)\n"
+    "  --max-connections N           open connections per listener (default: 1024)\n"
+    "  --read-timeout DURATION       time to receive one request (default: 30s)\n"
+    "  --idle-timeout DURATION       keep-alive idle limit (default: 60s)\n"
+    "  --help                        this text\n"
+    "  --version                     print the version\n"
+    "\n"
+    "Signals: SIGHUP reloads the rules; SIGTERM and SIGINT stop gracefully.\n";
+
+constexpr std::array<const char*, 12> kSettingFlags = {
+    "rules",           "data",           "ingest-listen",   "admin-listen",
+    "ingest-secret-file", "allowed-lateness", "max-future-skew", "dedup-retention",
+    "max-body-bytes",  "max-connections", "read-timeout",    "idle-timeout"};
+
+}  // namespace
+
+int run_daemon(const std::vector<std::string>& args) {
+  auto usage_error = [](const std::string& message) {
+    fmt::print(stderr, "replywatch run: {}\n\n{}", message, kRunUsage);
+    return kExitUsage;
+  };
+  std::optional<std::string> config_file;
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      fmt::print("{}", kRunUsage);
+      return kExitOk;
+    }
+    if (arg == "--version") {
+      fmt::print("{}\n", version_line());
+      return kExitOk;
+    }
+    if (!arg.starts_with("--")) return usage_error(fmt::format("unexpected argument \"{}\"", arg));
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (const std::size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const bool known = name == "config" || std::find(kSettingFlags.begin(), kSettingFlags.end(),
+                                                     name) != kSettingFlags.end();
+    if (!known) return usage_error(fmt::format("unknown option --{}", name));
+    if (!value) {
+      if (i + 1 >= args.size()) return usage_error(fmt::format("--{} needs a value", name));
+      value = args[++i];
+    }
+    if (name == "config") {
+      config_file = *value;
+    } else {
+      flags.emplace_back(name, *value);
+    }
+  }
+
+  server::DaemonConfig config;
+  if (config_file) {
+    const auto errors = server::load_config_file(*config_file, config);
+    for (const std::string& error : errors) fmt::print(stderr, "{}\n", error);
+    if (!errors.empty()) return kExitUsage;
+  }
+  for (const auto& [name, value] : flags) {
+    std::string key = name;
+    std::replace(key.begin(), key.end(), '-', '_');
+    if (auto problem = server::apply_setting(config, key, value)) {
+      return usage_error(fmt::format("--{}: {}", name, *problem));
+    }
+  }
+  const server::SystemTimeSource time;
+  const server::Logger log(time);
+  server::Daemon daemon(std::move(config), time, log);
+  return daemon.run();
+}
+
+}  // namespace replywatch::cli

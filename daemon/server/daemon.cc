@@ -1,0 +1,607 @@
+#include "daemon.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <sstream>
+#include <unordered_map>
+
+#include "admin_handler.h"
+#include "engine_host.h"
+#include "engine_metrics.h"
+#include "http_server.h"
+#include "ingest_handler.h"
+#include "journal.h"
+#include "process_metrics.h"
+#include "replywatch/event_codec.h"
+#include "replywatch/rule_loader.h"
+
+#ifndef REPLYWATCH_VERSION
+#define REPLYWATCH_VERSION "unknown"
+#endif
+#ifndef REPLYWATCH_REVISION
+#define REPLYWATCH_REVISION "unknown"
+#endif
+
+namespace replywatch::server {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// Journal lines applied per turn of the event loop while restoring, so /-/healthy and
+// /-/ready keep answering.
+constexpr std::size_t kRestoreLinesPerTurn = 20'000;
+// The engine's timer is re-armed at least this often, so a wall-clock step is noticed.
+constexpr Duration kMaxTimerWait = std::chrono::seconds(10);
+// Shutdown finishes in-flight requests for at most this long; the unit allows 5 s in all.
+constexpr auto kShutdownGrace = std::chrono::milliseconds(4000);
+constexpr auto kShutdownPoll = std::chrono::milliseconds(20);
+constexpr Duration kRefusalLogInterval = std::chrono::seconds(10);
+constexpr int kCorruptLinesLogged = 10;
+
+// Request refusals counted in replywatch_http_requests_refused_total; a fixed set of names.
+constexpr std::array<std::string_view, 13> kRefusalReasons = {
+    "not_found",       "method_not_allowed",     "bad_signature",     "unsupported_media_type",
+    "unreadable_body", "not_ready",              "not_durable",       "body_too_large",
+    "header_too_large", "malformed",             "timeout",           "connection_cap",
+    "bad_query"};
+
+std::string_view refusal_reason(HttpRefusal refusal) {
+  switch (refusal) {
+    case HttpRefusal::kConnectionCap:
+      return "connection_cap";
+    case HttpRefusal::kBodyTooLarge:
+      return "body_too_large";
+    case HttpRefusal::kHeaderTooLarge:
+      return "header_too_large";
+    case HttpRefusal::kMalformed:
+      return "malformed";
+    case HttpRefusal::kTimeout:
+      return "timeout";
+  }
+  return "malformed";
+}
+
+std::optional<std::string> read_secret(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = fmt::format("cannot read the ingest secret file {}", path);
+    return std::nullopt;
+  }
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
+    secret.pop_back();
+  }
+  if (secret.empty()) {
+    error = fmt::format("the ingest secret file {} is empty", path);
+    return std::nullopt;
+  }
+  return secret;
+}
+
+void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
+
+// One listener's refusal log, at most one line per interval.
+struct RefusalLog {
+  LogRateLimiter limiter{kRefusalLogInterval};
+};
+
+}  // namespace
+
+class Daemon::Impl final : public IngestBackend, public AdminBackend {
+ public:
+  Impl(DaemonConfig config, const TimeSource& time, const Logger& log)
+      : config_(std::move(config)),
+        time_(time),
+        log_(log),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP),
+        engine_timer_(io_),
+        shutdown_timer_(io_),
+        shutdown_poll_(io_),
+        registry_(std::make_shared<prometheus::Registry>()),
+        rejected_(prometheus::BuildCounter()
+                      .Name("replywatch_events_rejected_total")
+                      .Help("Events rejected as invalid, by reason.")
+                      .Register(*registry_)),
+        refused_(prometheus::BuildCounter()
+                     .Name("replywatch_http_requests_refused_total")
+                     .Help("Requests refused as a whole (no event taken), by listener and "
+                           "reason.")
+                     .Register(*registry_)),
+        reload_successful_(prometheus::BuildGauge()
+                               .Name("replywatch_rules_last_reload_successful")
+                               .Help("1 if the last rule (re)load succeeded.")
+                               .Register(*registry_)
+                               .Add({})),
+        reload_timestamp_(prometheus::BuildGauge()
+                              .Name("replywatch_rules_last_reload_success_timestamp_seconds")
+                              .Help("When the rules were last loaded successfully.")
+                              .Register(*registry_)
+                              .Add({})) {
+    prometheus::BuildGauge()
+        .Name("replywatch_build_info")
+        .Help("A metric with a constant 1 labelled with the version and revision.")
+        .Register(*registry_)
+        .Add({{"version", REPLYWATCH_VERSION}, {"revision", REPLYWATCH_REVISION}})
+        .Set(1);
+    for (int r = 0; r < kRejectReasonCount; ++r) {
+      rejected_counters_[r] =
+          &rejected_.Add({{"reason", std::string(reject_reason_name(static_cast<RejectReason>(r)))}});
+    }
+    for (const char* listener : {"ingest", "admin"}) {
+      for (std::string_view reason : kRefusalReasons) {
+        refused_counters_[std::string(listener) + "/" + std::string(reason)] =
+            &refused_.Add({{"listener", listener}, {"reason", std::string(reason)}});
+      }
+    }
+  }
+
+  int run();
+
+  // --- IngestBackend ---
+  bool ready() const override { return ready_; }
+  Instant now() const override { return time_.now(); }
+  bool platform_known(std::string_view platform) const override {
+    return rules_->find(platform) != nullptr;
+  }
+  IngestCommit commit(std::vector<Event>& events) override;
+  void count_rejected_event(RejectReason reason) override {
+    rejected_counters_[static_cast<int>(reason)]->Increment();
+  }
+  void count_refused_request(std::string_view reason, std::string_view detail) override {
+    refuse(current_listener_, reason, detail, {});
+  }
+
+  // --- AdminBackend ---
+  std::string metrics_text() override;
+  ReloadOutcome reload(std::string_view trigger) override;
+  std::optional<boost::json::object> at_risk(const AtRiskQuery& query) override;
+
+ private:
+  bool open_data_directory();
+  bool bind(HttpServer& server, const ListenAddress& address, const char* name);
+  void wait_for_signal();
+  void restore_step();
+  void finish_restore();
+  void advance_to_now();
+  void arm_engine_timer();
+  void shutdown(const char* why);
+  void poll_shutdown();
+  void refuse(std::string_view listener, std::string_view reason, std::string_view detail,
+              const std::string& peer);
+  std::unique_ptr<EngineHost> new_host(std::shared_ptr<const RuleSet> rules) const;
+
+  DaemonConfig config_;
+  const TimeSource& time_;
+  const Logger& log_;
+  net::io_context io_{1};
+  net::signal_set signals_;
+  net::steady_timer engine_timer_;
+  net::steady_timer shutdown_timer_;
+  net::steady_timer shutdown_poll_;
+  std::unique_ptr<HttpServer> ingest_;
+  std::unique_ptr<HttpServer> admin_;
+  IngestSettings ingest_settings_;
+  std::string current_listener_ = "ingest";
+
+  std::shared_ptr<const RuleSet> rules_;
+  std::unique_ptr<EngineHost> host_;
+  std::string journal_path_;
+  int lock_fd_ = -1;
+  JournalWriter journal_;
+
+  // Restore in progress.
+  std::unique_ptr<EngineHost> restoring_;
+  std::unique_ptr<JournalReader> restore_reader_;
+  Instant restore_started_{};
+  std::uint64_t skipped_lines_ = 0;
+
+  bool ready_ = false;
+  bool stopping_ = false;
+  int exit_code_ = 0;
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& rejected_;
+  prometheus::Family<prometheus::Counter>& refused_;
+  prometheus::Gauge& reload_successful_;
+  prometheus::Gauge& reload_timestamp_;
+  std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters_{};
+  std::unordered_map<std::string, prometheus::Counter*> refused_counters_;
+  std::unordered_map<std::string, RefusalLog> refusal_logs_;
+};
+
+std::unique_ptr<EngineHost> Daemon::Impl::new_host(std::shared_ptr<const RuleSet> rules) const {
+  EngineOptions options;
+  options.dedup_retention = config_.dedup_retention;
+  return std::make_unique<EngineHost>(std::move(rules), options);
+}
+
+bool Daemon::Impl::open_data_directory() {
+  std::error_code error;
+  std::filesystem::create_directories(config_.data, error);
+  if (error) {
+    log_.error("cannot create the data directory {}: {}", config_.data, error.message());
+    return false;
+  }
+  const std::string lock_path = (std::filesystem::path(config_.data) / "lock").string();
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    log_.error("cannot lock {}: another replywatch is using the data directory {}", lock_path,
+               config_.data);
+    return false;
+  }
+  journal_path_ = (std::filesystem::path(config_.data) / "events.journal").string();
+  return true;
+}
+
+bool Daemon::Impl::bind(HttpServer& server, const ListenAddress& address, const char* name) {
+  boost::system::error_code error;
+  const std::string host = address.host == "localhost" ? "127.0.0.1" : address.host;
+  const auto ip = net::ip::make_address(host, error);
+  if (!error) error = server.listen(tcp::endpoint(ip, address.port));
+  if (error) {
+    log_.error("cannot listen for {} on {}: {}", name, address.to_string(), error.message());
+    return false;
+  }
+  const tcp::endpoint bound = server.local_endpoint();
+  const std::string shown = bound.address().is_v6()
+                                ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
+                                : fmt::format("{}:{}", bound.address().to_string(), bound.port());
+  log_.info("{} listening on {}", name, shown);
+  return true;
+}
+
+int Daemon::Impl::run() {
+  std::vector<std::string> problems = validate_config(config_);
+  if (config_.ingest_secret_file) {
+    std::string error;
+    ingest_settings_.secret = read_secret(*config_.ingest_secret_file, error);
+    if (!ingest_settings_.secret) problems.push_back(error);
+  }
+  ingest_settings_.max_future_skew = config_.max_future_skew;
+  for (const std::string& problem : problems) log_.error("{}", problem);
+  if (!problems.empty()) return 1;
+
+  RuleLoadResult loaded = load_rule_directory(config_.rules);
+  if (!loaded.ok()) {
+    for (const RuleError& error : loaded.errors) log_.error("{}", error.to_string());
+    log_.error("rules in {} have {} error(s); not starting", config_.rules, loaded.errors.size());
+    return 1;
+  }
+  rules_ = std::make_shared<const RuleSet>(std::move(loaded.rules));
+  reload_successful_.Set(1);
+  reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+  log_.info("loaded {} rule file(s) from {}", rules_->platforms.size(), config_.rules);
+  if (!open_data_directory()) return 1;
+
+  HttpLimits limits;
+  limits.max_body_bytes = config_.max_body_bytes;
+  limits.max_connections = config_.max_connections;
+  limits.read_timeout = config_.read_timeout;
+  limits.idle_timeout = config_.idle_timeout;
+  ingest_ = std::make_unique<HttpServer>(
+      io_,
+      [this](HttpRequest& request) {
+        current_listener_ = "ingest";
+        return handle_ingest_request(request, ingest_settings_, *this);
+      },
+      limits,
+      [this](HttpRefusal refusal, const std::string& peer) {
+        refuse("ingest", refusal_reason(refusal), http_refusal_name(refusal), peer);
+      });
+  HttpLimits admin_limits = limits;
+  admin_limits.max_body_bytes = 64 * 1024;  // the admin API takes no bodies worth the name
+  admin_ = std::make_unique<HttpServer>(
+      io_,
+      [this](HttpRequest& request) {
+        current_listener_ = "admin";
+        return handle_admin_request(request, *this);
+      },
+      admin_limits,
+      [this](HttpRefusal refusal, const std::string& peer) {
+        refuse("admin", refusal_reason(refusal), http_refusal_name(refusal), peer);
+      });
+  if (!bind(*ingest_, config_.ingest_listen, "ingest") ||
+      !bind(*admin_, config_.admin_listen, "admin")) {
+    return 1;
+  }
+  ingest_->start();
+  admin_->start();
+  wait_for_signal();
+
+  restoring_ = new_host(rules_);
+  restore_reader_ = std::make_unique<JournalReader>();
+  if (const std::error_code error = restore_reader_->open(journal_path_)) {
+    log_.error("cannot read the journal {}: {}", journal_path_, error.message());
+    return 1;
+  }
+  restore_started_ = time_.now();
+  net::post(io_, [this] { restore_step(); });
+
+  io_.run();
+  if (exit_code_ == 0) log_.info("stopped");
+  return exit_code_;
+}
+
+void Daemon::Impl::restore_step() {
+  if (stopping_) return;
+  std::error_code error;
+  const bool more = restore_reader_->read(
+      kRestoreLinesPerTurn,
+      [&](std::string_view line, std::uint64_t number) {
+        const JournalLineResult result = restoring_->replay_journal_line(line);
+        if (result == JournalLineResult::kCorrupt) {
+          if (++skipped_lines_ <= kCorruptLinesLogged) {
+            log_.warning("{}:{}: not a journal record; skipped", journal_path_, number);
+          }
+        } else if (result == JournalLineResult::kUnknownPlatform) {
+          ++skipped_lines_;
+        }
+      },
+      error);
+  if (error) {
+    log_.error("reading the journal {} failed: {}", journal_path_, error.message());
+    exit_code_ = 1;
+    shutdown("journal unreadable");
+    return;
+  }
+  if (more) {
+    net::post(io_, [this] { restore_step(); });
+    return;
+  }
+  finish_restore();
+}
+
+void Daemon::Impl::finish_restore() {
+  // A line cut short by a crash was never acknowledged; cut it off so the next append starts
+  // on a line of its own.
+  std::error_code size_error;
+  const auto size = std::filesystem::exists(journal_path_)
+                        ? std::filesystem::file_size(journal_path_, size_error)
+                        : std::uintmax_t{0};
+  if (!size_error && size > restore_reader_->complete_bytes()) {
+    log_.warning("{}: dropping {} byte(s) of an unfinished last record", journal_path_,
+                 size - restore_reader_->complete_bytes());
+    if (const std::error_code error =
+            truncate_journal(journal_path_, restore_reader_->complete_bytes())) {
+      log_.error("cannot truncate {}: {}", journal_path_, error.message());
+      exit_code_ = 1;
+      shutdown("journal unwritable");
+      return;
+    }
+  }
+  if (const std::error_code error = journal_.open(journal_path_)) {
+    log_.error("cannot open the journal {} for writing: {}", journal_path_, error.message());
+    exit_code_ = 1;
+    shutdown("journal unwritable");
+    return;
+  }
+  const std::uint64_t lines = restore_reader_->lines_read();
+  restore_reader_.reset();
+  host_ = std::move(restoring_);
+  advance_to_now();
+  ready_ = true;
+  const double seconds = to_seconds(time_.now() - restore_started_);
+  log_.info("restored {} journal record(s) in {:.3f} s ({} skipped); ready", lines, seconds,
+            skipped_lines_);
+  notify_systemd("READY=1\nSTATUS=ready");
+  arm_engine_timer();
+}
+
+void Daemon::Impl::advance_to_now() {
+  if (host_) host_->engine().advance(time_.now() - config_.allowed_lateness);
+}
+
+void Daemon::Impl::arm_engine_timer() {
+  if (!host_ || stopping_) return;
+  const auto next = host_->engine().next_due();
+  // The engine applies what lies strictly before its watermark (now - lateness), so the
+  // watermark must pass `next` by a millisecond.
+  Duration wait = kMaxTimerWait;
+  if (next) {
+    wait = std::clamp(*next + config_.allowed_lateness + Duration(1) - time_.now(), Duration(0),
+                      kMaxTimerWait);
+  }
+  engine_timer_.expires_after(wait);
+  engine_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;  // cancelled: re-armed by whoever cancelled it
+    advance_to_now();
+    arm_engine_timer();
+  });
+}
+
+IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
+  advance_to_now();
+  Engine& engine = host_->engine();
+  const Instant watermark = engine.watermark();
+  std::string records;
+  for (const Event& event : events) {
+    if (!engine.is_duplicate(event)) {
+      append_journal_record(records, watermark, encode_event(event));
+    }
+  }
+  if (!records.empty()) {
+    if (const std::error_code error = journal_.append(records)) {
+      refuse("ingest", "not_durable", error.message(), {});
+      return IngestCommit{};
+    }
+  }
+  IngestCommit result;
+  result.durable = true;
+  for (Event& event : events) {
+    if (host_->offer(std::move(event)).duplicate) {
+      ++result.duplicates;
+    } else {
+      ++result.accepted;
+    }
+  }
+  arm_engine_timer();
+  return result;
+}
+
+std::string Daemon::Impl::metrics_text() {
+  advance_to_now();
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  if (host_) {
+    auto engine_families = collect_engine_metrics(*host_, host_->engine().watermark());
+    std::move(engine_families.begin(), engine_families.end(), std::back_inserter(families));
+  }
+  auto process = collect_process_metrics();
+  std::move(process.begin(), process.end(), std::back_inserter(families));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+std::optional<boost::json::object> Daemon::Impl::at_risk(const AtRiskQuery& query) {
+  if (!host_) return std::nullopt;
+  advance_to_now();
+  return at_risk_report(*host_, time_.now(), query);
+}
+
+ReloadOutcome Daemon::Impl::reload(std::string_view trigger) {
+  ReloadOutcome outcome;
+  if (!ready_ || stopping_) {
+    outcome.errors.push_back(stopping_ ? "shutting down" : "still restoring state");
+    log_.warning("reload ({}) refused: {}", trigger, outcome.errors.back());
+    return outcome;
+  }
+  log_.info("reloading rules from {} ({})", config_.rules, trigger);
+  RuleLoadResult loaded = load_rule_directory(config_.rules);
+  if (!loaded.ok()) {
+    for (const RuleError& error : loaded.errors) {
+      outcome.errors.push_back(error.to_string());
+      log_.error("{}", outcome.errors.back());
+    }
+    reload_successful_.Set(0);
+    log_.error("reload refused: {} error(s); the old rules stay in force", loaded.errors.size());
+    return outcome;
+  }
+  notify_systemd("RELOADING=1");
+  const Instant started = time_.now();
+  auto rules = std::make_shared<const RuleSet>(std::move(loaded.rules));
+  // The state under the new rules is what they would have made of every event kept: the
+  // journal read back through a fresh engine, the same way a restart restores it.
+  auto host = new_host(rules);
+  JournalReader reader;
+  std::error_code error = reader.open(journal_path_);
+  std::uint64_t skipped = 0;
+  if (!error) {
+    while (reader.read(
+        kRestoreLinesPerTurn,
+        [&](std::string_view line, std::uint64_t) {
+          const auto result = host->replay_journal_line(line);
+          if (result == JournalLineResult::kCorrupt ||
+              result == JournalLineResult::kUnknownPlatform) {
+            ++skipped;
+          }
+        },
+        error)) {
+    }
+  }
+  if (error) {
+    outcome.errors.push_back("reading the journal failed: " + error.message());
+    log_.error("reload refused: {}; the old rules stay in force", outcome.errors.back());
+    reload_successful_.Set(0);
+    notify_systemd("READY=1");
+    return outcome;
+  }
+  host->engine().advance(time_.now() - config_.allowed_lateness);
+  rules_ = rules;
+  host_ = std::move(host);
+  reload_successful_.Set(1);
+  reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+  outcome.ok = true;
+  outcome.platforms = rules_->platforms.size();
+  outcome.journal_events = reader.lines_read();
+  log_.info("reloaded {} rule file(s); state rebuilt from {} journal record(s) ({} skipped) in "
+            "{:.3f} s",
+            outcome.platforms, outcome.journal_events, skipped,
+            to_seconds(time_.now() - started));
+  notify_systemd("READY=1");
+  engine_timer_.cancel();
+  arm_engine_timer();
+  return outcome;
+}
+
+void Daemon::Impl::wait_for_signal() {
+  signals_.async_wait([this](boost::system::error_code error, int signal) {
+    if (error) return;
+    if (signal == SIGHUP) {
+      reload("SIGHUP");
+    } else {
+      shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+    wait_for_signal();
+  });
+}
+
+void Daemon::Impl::shutdown(const char* why) {
+  if (stopping_) {
+    log_.warning("{} again: stopping now", why);
+    io_.stop();
+    return;
+  }
+  stopping_ = true;
+  log_.info("{}: stopping; finishing requests in flight", why);
+  notify_systemd("STOPPING=1");
+  ingest_->stop();
+  admin_->stop();
+  engine_timer_.cancel();
+  shutdown_timer_.expires_after(kShutdownGrace);
+  shutdown_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    log_.warning("requests still in flight after {} ms; closing them",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(kShutdownGrace).count());
+    io_.stop();
+  });
+  poll_shutdown();
+}
+
+void Daemon::Impl::poll_shutdown() {
+  if (ingest_->open_connections() + admin_->open_connections() == 0) {
+    io_.stop();
+    return;
+  }
+  shutdown_poll_.expires_after(kShutdownPoll);
+  shutdown_poll_.async_wait([this](boost::system::error_code error) {
+    if (!error) poll_shutdown();
+  });
+}
+
+void Daemon::Impl::refuse(std::string_view listener, std::string_view reason,
+                          std::string_view detail, const std::string& peer) {
+  const std::string key = std::string(listener) + "/" + std::string(reason);
+  if (auto counter = refused_counters_.find(key); counter != refused_counters_.end()) {
+    counter->second->Increment();
+  }
+  std::uint64_t suppressed = 0;
+  if (!refusal_logs_[std::string(listener)].limiter.allow(time_.now(), suppressed)) return;
+  log_.warning("{}: refused a request{}{}: {} ({}){}", listener, peer.empty() ? "" : " from ",
+               peer, reason, detail,
+               suppressed == 0 ? std::string()
+                               : fmt::format("; {} more refusal(s) not logged", suppressed));
+}
+
+Daemon::Daemon(DaemonConfig config, const TimeSource& time, const Logger& log)
+    : impl_(std::make_unique<Impl>(std::move(config), time, log)) {}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run() { return impl_->run(); }
+
+}  // namespace replywatch::server

@@ -1,0 +1,159 @@
+#include "daemon_config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace replywatch::server {
+namespace {
+
+std::optional<std::uint64_t> parse_unsigned(const std::string& text, std::uint64_t max) {
+  std::uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc{} || ptr != end || text.empty() || value > max) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string> set_duration(Duration& out, const std::string& value, bool allow_zero) {
+  const auto parsed = parse_duration(value);
+  if (!parsed || *parsed < Duration::zero() || (!allow_zero && *parsed == Duration::zero())) {
+    return fmt::format("\"{}\" is not a {}duration (e.g. 2s, 500ms, 5m, 24h)", value,
+                       allow_zero ? "" : "positive ");
+  }
+  out = *parsed;
+  return std::nullopt;
+}
+
+std::optional<std::string> set_address(ListenAddress& out, const std::string& value) {
+  const auto parsed = parse_listen_address(value);
+  if (!parsed) return fmt::format("\"{}\" is not HOST:PORT (e.g. 127.0.0.1:9870)", value);
+  out = *parsed;
+  return std::nullopt;
+}
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(host, error);
+  return !error && address.is_loopback();
+}
+
+}  // namespace
+
+std::string ListenAddress::to_string() const {
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return std::nullopt;  // a bare IPv6 address needs brackets
+  }
+  const auto port = parse_unsigned(std::string(text.substr(colon + 1)), 65535);
+  if (!port) return std::nullopt;
+  if (host != "localhost") {
+    boost::system::error_code error;
+    boost::asio::ip::make_address(host, error);
+    if (error) return std::nullopt;
+  }
+  return ListenAddress{host, static_cast<std::uint16_t>(*port)};
+}
+
+std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view key,
+                                         const std::string& value) {
+  if (key == "rules" || key == "data") {
+    if (value.empty()) return std::string("must not be empty");
+    (key == "rules" ? config.rules : config.data) = value;
+    return std::nullopt;
+  }
+  if (key == "ingest_listen") return set_address(config.ingest_listen, value);
+  if (key == "admin_listen") return set_address(config.admin_listen, value);
+  if (key == "ingest_secret_file") {
+    if (value.empty()) return std::string("must not be empty");
+    config.ingest_secret_file = value;
+    return std::nullopt;
+  }
+  if (key == "allowed_lateness") return set_duration(config.allowed_lateness, value, true);
+  if (key == "max_future_skew") return set_duration(config.max_future_skew, value, true);
+  if (key == "dedup_retention") return set_duration(config.dedup_retention, value, true);
+  if (key == "read_timeout") return set_duration(config.read_timeout, value, false);
+  if (key == "idle_timeout") return set_duration(config.idle_timeout, value, false);
+  if (key == "max_body_bytes") {
+    // 1 GiB: beyond that one request would hold the single I/O thread for too long.
+    const auto parsed = parse_unsigned(value, std::uint64_t{1} << 30);
+    if (!parsed || *parsed == 0) {
+      return fmt::format("\"{}\" is not a byte count from 1 to 1073741824", value);
+    }
+    config.max_body_bytes = *parsed;
+    return std::nullopt;
+  }
+  if (key == "max_connections") {
+    const auto parsed = parse_unsigned(value, 1'000'000);
+    if (!parsed || *parsed == 0) {
+      return fmt::format("\"{}\" is not a connection count from 1 to 1000000", value);
+    }
+    config.max_connections = static_cast<std::uint32_t>(*parsed);
+    return std::nullopt;
+  }
+  return fmt::format("unknown key \"{}\"", key);
+}
+
+std::vector<std::string> load_config_file(const std::string& path, DaemonConfig& config) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {fmt::format("{}: cannot read the config file", path)};
+  std::stringstream text;
+  text << in.rdbuf();
+  auto at = [&](const YAML::Mark& mark) {
+    return fmt::format("{}:{}:{}", path, mark.line + 1, mark.column + 1);
+  };
+  YAML::Node root;
+  try {
+    root = YAML::Load(text.str());
+  } catch (const YAML::Exception& error) {
+    return {fmt::format("{}: {}", at(error.mark), error.msg)};
+  }
+  if (root.IsNull()) return {};  // an empty file keeps every default
+  if (!root.IsMap()) return {fmt::format("{}: the config file must be a mapping", at(root.Mark()))};
+
+  DaemonConfig updated = config;
+  std::vector<std::string> errors;
+  for (const auto& entry : root) {
+    const std::string key = entry.first.Scalar();
+    if (!entry.second.IsScalar()) {
+      errors.push_back(fmt::format("{}: \"{}\" must be a single value", at(entry.second.Mark()),
+                                   key));
+      continue;
+    }
+    if (auto problem = apply_setting(updated, key, entry.second.Scalar())) {
+      const YAML::Mark mark = problem->starts_with("unknown key") ? entry.first.Mark()
+                                                                   : entry.second.Mark();
+      errors.push_back(fmt::format("{}: {}: {}", at(mark), key, *problem));
+    }
+  }
+  if (errors.empty()) config = updated;
+  return errors;
+}
+
+std::vector<std::string> validate_config(const DaemonConfig& config) {
+  std::vector<std::string> problems;
+  if (!config.ingest_secret_file && !is_loopback(config.ingest_listen.host)) {
+    problems.push_back(fmt::format(
+        "ingest_listen {} is not a loopback address: set ingest_secret_file so that webhooks "
+        "are signed, or listen on 127.0.0.1",
+        config.ingest_listen.to_string()));
+  }
+  return problems;
+}
+
+}  // namespace replywatch::server

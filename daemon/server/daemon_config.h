@@ -1,0 +1,50 @@
+// Settings of `replywatch run` (SPEC §7): a YAML file, then flags on top.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "replywatch/time.h"
+
+namespace replywatch::server {
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+
+  std::string to_string() const;  // HOST:PORT, IPv6 hosts in brackets
+};
+
+// HOST:PORT or [IPV6]:PORT; the port may be 0.
+std::optional<ListenAddress> parse_listen_address(std::string_view text);
+
+struct DaemonConfig {
+  std::string rules = "rules";
+  std::string data = "replywatch-data";
+  ListenAddress ingest_listen{"127.0.0.1", 9870};
+  ListenAddress admin_listen{"127.0.0.1", 9871};
+  std::optional<std::string> ingest_secret_file;
+  Duration allowed_lateness = std::chrono::seconds(2);
+  Duration max_future_skew = std::chrono::minutes(5);
+  Duration dedup_retention = std::chrono::hours(24);
+  std::uint64_t max_body_bytes = 16 * 1024 * 1024;
+  std::uint32_t max_connections = 1024;  // per listener
+  Duration read_timeout = std::chrono::seconds(30);
+  Duration idle_timeout = std::chrono::seconds(60);
+};
+
+// Reads a config file over `config`; keys absent from the file keep their value. Every problem
+// is reported as FILE:LINE:COL: message; on any problem `config` is unchanged.
+std::vector<std::string> load_config_file(const std::string& path, DaemonConfig& config);
+
+// Applies one setting by its key (the file's spelling, e.g. "max_body_bytes"). Returns an error
+// message, or nothing when the value was taken. Shared by the file and the flags.
+std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view key,
+                                         const std::string& value);
+
+// Checks that hold across settings; returns every problem.
+std::vector<std::string> validate_config(const DaemonConfig& config);
+
+}  // namespace replywatch::server

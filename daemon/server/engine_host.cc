@@ -1,0 +1,99 @@
+#include "engine_host.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "journal.h"
+#include "replywatch/event_codec.h"
+
+namespace replywatch::server {
+namespace {
+
+// Seconds; chat answers live in the first half, e-mail style answers (Amazon, eBay) in the rest.
+constexpr std::array<double, 21> kBaseBounds = {
+    1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600, 7200, 21600,
+    43200, 86400};
+
+std::vector<double> bounds_for(const RuleSet& rules) {
+  std::vector<double> bounds(kBaseBounds.begin(), kBaseBounds.end());
+  for (const PlatformRules& platform : rules.platforms) {
+    for (const Sla& sla : platform.slas) {
+      if (sla.kind == SlaKind::kReplyTime) {
+        bounds.push_back(to_seconds(sla.deadline));
+        if (sla.warn_before) bounds.push_back(to_seconds(sla.deadline - *sla.warn_before));
+      } else if (sla.kind == SlaKind::kAverageResponse) {
+        bounds.push_back(to_seconds(sla.max_average));
+        bounds.push_back(to_seconds(sla.unanswered_cost));
+      }
+    }
+  }
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+  bounds.erase(std::remove_if(bounds.begin(), bounds.end(),
+                              [](double bound) { return !(bound > 0.0) || std::isinf(bound); }),
+               bounds.end());
+  return bounds;
+}
+
+}  // namespace
+
+EngineHost::EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options)
+    : rules_(rules),
+      engine_(std::move(rules), options),
+      bounds_(bounds_for(*rules_)),
+      platform_counts_(rules_->platforms.size()) {
+  engine_.set_effect_sink(this);
+}
+
+EngineHost::~EngineHost() { engine_.set_effect_sink(nullptr); }
+
+OfferResult EngineHost::offer(Event event) {
+  const auto platform = static_cast<std::size_t>(rules_->find(event.platform) -
+                                                 rules_->platforms.data());
+  PlatformEventCounts& counts = platform_counts_[platform];
+  ++counts.received[static_cast<std::size_t>(event.type)];
+  const OfferResult result = engine_.offer(std::move(event));
+  if (result.duplicate) ++counts.duplicates;
+  if (result.late) ++counts.late;
+  return result;
+}
+
+JournalLineResult EngineHost::replay_journal_line(std::string_view line) {
+  const auto record = parse_journal_record(line);
+  if (!record) return JournalLineResult::kCorrupt;
+  bool unknown_platform = false;
+  auto decoded = decode_event_text(record->event_json, [&](std::string_view platform) {
+    if (rules_->find(platform) != nullptr) return true;
+    unknown_platform = true;
+    return false;
+  });
+  if (auto* rejection = std::get_if<Rejection>(&decoded)) {
+    // A rule file removed since: its events have nothing left to count against.
+    return unknown_platform ? JournalLineResult::kUnknownPlatform : JournalLineResult::kCorrupt;
+  }
+  engine_.advance(record->watermark);
+  const OfferResult result = offer(std::move(std::get<Event>(decoded)));
+  return result.duplicate ? JournalLineResult::kDuplicate : JournalLineResult::kApplied;
+}
+
+const ResponseHistogram* EngineHost::histogram(SlaRef ref) const {
+  if (ref.shop >= histograms_.size() || ref.sla >= histograms_[ref.shop].size()) return nullptr;
+  const ResponseHistogram& histogram = histograms_[ref.shop][ref.sla];
+  return histogram.bucket_counts.empty() ? nullptr : &histogram;
+}
+
+void EngineHost::on_round_decided(const RoundDecided& effect) {
+  if (effect.ref.shop >= histograms_.size()) histograms_.resize(effect.ref.shop + 1);
+  auto& per_sla = histograms_[effect.ref.shop];
+  if (effect.ref.sla >= per_sla.size()) per_sla.resize(effect.ref.sla + 1);
+  ResponseHistogram& histogram = per_sla[effect.ref.sla];
+  if (histogram.bucket_counts.empty()) histogram.bucket_counts.assign(bounds_.size(), 0);
+  // An unanswered round is observed at its deadline or cost cap: what it cost, at least.
+  const double seconds = to_seconds(effect.elapsed);
+  const auto bucket = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
+  if (bucket != bounds_.end()) ++histogram.bucket_counts[bucket - bounds_.begin()];
+  histogram.sum += seconds;
+  ++histogram.count;
+}
+
+}  // namespace replywatch::server

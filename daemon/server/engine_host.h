@@ -1,0 +1,67 @@
+// One engine with what the daemon keeps beside it: response-time histograms fed by the engine's
+// effects and per-platform event counts. Built whole on start and on every reload, from the
+// journal, so everything in it describes the same history.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "replywatch/engine.h"
+#include "replywatch/event.h"
+
+namespace replywatch::server {
+
+struct PlatformEventCounts {
+  std::array<std::uint64_t, kEventTypeCount> received{};  // accepted and duplicates, by type
+  std::uint64_t duplicates = 0;
+  std::uint64_t late = 0;
+};
+
+struct ResponseHistogram {
+  std::vector<std::uint64_t> bucket_counts;  // per bound, not cumulative; +Inf is `count`
+  double sum = 0.0;
+  std::uint64_t count = 0;
+};
+
+// What reading a journal line did.
+enum class JournalLineResult { kApplied, kDuplicate, kCorrupt, kUnknownPlatform };
+
+class EngineHost final : private EffectSink {
+ public:
+  EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options);
+  EngineHost(const EngineHost&) = delete;
+  EngineHost& operator=(const EngineHost&) = delete;
+  ~EngineHost() override;
+
+  Engine& engine() { return engine_; }
+  const Engine& engine() const { return engine_; }
+  const RuleSet& rules() const { return *rules_; }
+
+  OfferResult offer(Event event);
+
+  // Advances to the recorded watermark and offers the recorded event, exactly as live.
+  JournalLineResult replay_journal_line(std::string_view line);
+
+  // Bucket bounds in seconds: a fixed ladder plus every deadline, warning point, max_average
+  // and unanswered_cost of the loaded rules.
+  const std::vector<double>& bucket_bounds() const { return bounds_; }
+  // Nothing for a (shop, SLA) without a decided round yet.
+  const ResponseHistogram* histogram(SlaRef ref) const;
+  const PlatformEventCounts& platform_counts(std::uint32_t platform) const {
+    return platform_counts_[platform];
+  }
+
+ private:
+  void on_round_decided(const RoundDecided& effect) override;
+
+  std::shared_ptr<const RuleSet> rules_;
+  Engine engine_;
+  std::vector<double> bounds_;
+  std::vector<std::vector<ResponseHistogram>> histograms_;  // [shop][sla]
+  std::vector<PlatformEventCounts> platform_counts_;
+};
+
+}  // namespace replywatch::server

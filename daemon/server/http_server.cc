@@ -1,0 +1,285 @@
+#include "http_server.h"
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <optional>
+#include <unordered_map>
+
+namespace replywatch::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// After refusing a request whose body is still arriving, what is left is read and thrown away
+// for at most this long, so the client sees the answer rather than a reset connection.
+constexpr auto kDrainTime = std::chrono::seconds(1);
+constexpr std::size_t kDrainBytes = 64 * 1024 * 1024;
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+
+std::chrono::steady_clock::duration steady(Duration duration) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration);
+}
+
+}  // namespace
+
+std::string_view http_refusal_name(HttpRefusal refusal) {
+  switch (refusal) {
+    case HttpRefusal::kConnectionCap:
+      return "connection cap reached";
+    case HttpRefusal::kBodyTooLarge:
+      return "body too large";
+    case HttpRefusal::kHeaderTooLarge:
+      return "header too large";
+    case HttpRefusal::kMalformed:
+      return "malformed request";
+    case HttpRefusal::kTimeout:
+      return "request not received in time";
+  }
+  return "refused";
+}
+
+struct HttpServer::Shared {
+  Handler handler;
+  HttpLimits limits;
+  RefusalObserver on_refusal;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  bool stopping = false;
+};
+
+class HttpServer::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<Shared> shared)
+      : stream_(std::move(socket)), shared_(std::move(shared)) {
+    beast::error_code error;
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(error);
+    peer_ = error ? std::string("unknown peer")
+                  : remote.address().to_string() + ":" + std::to_string(remote.port());
+  }
+  ~Session() { shared_->sessions.erase(this); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void run() {
+    shared_->sessions.emplace(this, weak_from_this());
+    read_header();
+  }
+
+  void stop() {
+    closing_ = true;
+    // A connection between requests has nothing in flight: close it now. One in the middle of
+    // a request finishes it first (on_write closes it).
+    if (waiting_for_request_) stream_.close();
+  }
+
+ private:
+  void read_header() {
+    if (closing_ || shared_->stopping) return close();
+    waiting_for_request_ = true;
+    parser_.emplace();
+    parser_->header_limit(shared_->limits.max_header_bytes);
+    parser_->body_limit(shared_->limits.max_body_bytes);
+    stream_.expires_after(steady(shared_->limits.idle_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code error, std::size_t /*bytes*/) {
+    waiting_for_request_ = false;
+    if (error) return on_read_error(error);
+    const auto length = parser_->content_length();
+    if (length && *length > shared_->limits.max_body_bytes) {
+      return refuse(http::status::payload_too_large, HttpRefusal::kBodyTooLarge);
+    }
+    stream_.expires_after(steady(shared_->limits.read_timeout));
+    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      auto continue_response =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      http::async_write(stream_, *continue_response,
+                        [self = shared_from_this(), continue_response](beast::error_code e,
+                                                                        std::size_t) {
+                          if (e) return self->close();
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code error, std::size_t /*bytes*/) {
+    if (error) return on_read_error(error);
+    HttpRequest request = parser_->release();
+    HttpResponse response = shared_->handler(request);
+    const bool keep_alive = request.keep_alive() && !closing_ && !shared_->stopping;
+    response.version(request.version());
+    send(std::move(response), keep_alive, false);
+  }
+
+  void on_read_error(beast::error_code error) {
+    if (error == http::error::end_of_stream || error == net::error::operation_aborted ||
+        error == net::error::eof || error == net::error::connection_reset) {
+      return close();
+    }
+    if (error == beast::error::timeout) {
+      // Quiet between requests is normal keep-alive; a request cut off half-way is not.
+      if (parser_ && parser_->got_some()) {
+        return refuse(http::status::request_timeout, HttpRefusal::kTimeout);
+      }
+      return close();
+    }
+    if (error == http::error::body_limit) {
+      return refuse(http::status::payload_too_large, HttpRefusal::kBodyTooLarge);
+    }
+    if (error == http::error::header_limit) {
+      return refuse(http::status::request_header_fields_too_large, HttpRefusal::kHeaderTooLarge);
+    }
+    if (error.category() == http::make_error_code(http::error::bad_target).category()) {
+      return refuse(http::status::bad_request, HttpRefusal::kMalformed);
+    }
+    close();
+  }
+
+  // Answers a request that never reaches the handler, then closes the connection.
+  void refuse(http::status status, HttpRefusal refusal) {
+    shared_->on_refusal(refusal, peer_);
+    HttpResponse response{status, 11};
+    response.set(http::field::content_type, "application/json");
+    response.body() = "{\"error\":\"" + std::string(http_refusal_name(refusal)) + "\"}\n";
+    send(std::move(response), false, true);
+  }
+
+  void send(HttpResponse response, bool keep_alive, bool drain_after) {
+    response_.emplace(std::move(response));
+    response_->set(http::field::server, kServerName);
+    response_->keep_alive(keep_alive);
+    response_->prepare_payload();
+    stream_.expires_after(steady(shared_->limits.read_timeout));
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this(), keep_alive, drain_after](beast::error_code error,
+                                                                           std::size_t) {
+                        self->response_.reset();
+                        if (error) return self->close();
+                        if (keep_alive) return self->read_header();
+                        beast::error_code ignored;
+                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        if (drain_after) return self->drain();
+                        self->close();
+                      });
+  }
+
+  void drain() {
+    stream_.expires_after(kDrainTime);
+    drain_buffer_.resize(64 * 1024);
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code error, std::size_t n) {
+                              self->drained_ += n;
+                              if (error || self->drained_ > kDrainBytes) return self->close();
+                              self->drain();
+                            });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<Shared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<HttpResponse> response_;
+  std::string drain_buffer_;
+  std::size_t drained_ = 0;
+  std::string peer_;
+  bool waiting_for_request_ = false;
+  bool closing_ = false;
+};
+
+HttpServer::HttpServer(net::io_context& io, Handler handler, HttpLimits limits,
+                       RefusalObserver on_refusal)
+    : io_(io), acceptor_(io), shared_(std::make_shared<Shared>()) {
+  shared_->handler = std::move(handler);
+  shared_->limits = limits;
+  shared_->on_refusal = std::move(on_refusal);
+}
+
+HttpServer::~HttpServer() { shared_->stopping = true; }
+
+beast::error_code HttpServer::listen(const tcp::endpoint& endpoint) {
+  beast::error_code error;
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(net::socket_base::reuse_address(true), error);
+  if (!error && endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(net::socket_base::max_listen_connections, error);
+  if (error) {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  }
+  return error;
+}
+
+tcp::endpoint HttpServer::local_endpoint() const {
+  beast::error_code error;
+  return acceptor_.local_endpoint(error);
+}
+
+void HttpServer::start() { accept(); }
+
+void HttpServer::accept() {
+  acceptor_.async_accept([this, shared = shared_](beast::error_code error, tcp::socket socket) {
+    if (shared->stopping || error == net::error::operation_aborted) return;
+    if (error) {
+      // Out of descriptors, typically: try again shortly rather than spin.
+      auto timer = std::make_shared<net::steady_timer>(io_, kAcceptRetry);
+      timer->async_wait([this, shared, timer](beast::error_code wait_error) {
+        if (!wait_error && !shared->stopping) accept();
+      });
+      return;
+    }
+    if (shared->sessions.size() >= shared->limits.max_connections) {
+      beast::error_code ignored;
+      const auto remote = socket.remote_endpoint(ignored);
+      shared->on_refusal(HttpRefusal::kConnectionCap,
+                         remote.address().to_string() + ":" + std::to_string(remote.port()));
+      socket.close(ignored);
+    } else {
+      std::make_shared<Session>(std::move(socket), shared)->run();
+    }
+    accept();
+  });
+}
+
+void HttpServer::stop() {
+  shared_->stopping = true;
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  // Copy first: stopping a session may end it and take it out of the map.
+  std::vector<std::shared_ptr<Session>> sessions;
+  for (auto& [key, weak] : shared_->sessions) {
+    if (auto session = weak.lock()) sessions.push_back(std::move(session));
+  }
+  for (auto& session : sessions) session->stop();
+}
+
+std::size_t HttpServer::open_connections() const { return shared_->sessions.size(); }
+
+}  // namespace replywatch::server

@@ -1,0 +1,74 @@
+// One HTTP/1.1 listener on Boost.Beast: keep-alive, a header and body limit, read and idle
+// timeouts and a connection cap, so a slow or hostile client cannot starve the others. What a
+// request means is the handler's business; this file knows sockets, nothing else.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "replywatch/time.h"
+
+namespace replywatch::server {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+struct HttpLimits {
+  std::uint64_t max_body_bytes = 16 * 1024 * 1024;
+  std::uint32_t max_header_bytes = 16 * 1024;
+  std::uint32_t max_connections = 1024;
+  Duration read_timeout = std::chrono::seconds(30);  // a request's header and body
+  Duration idle_timeout = std::chrono::seconds(60);  // between requests on one connection
+};
+
+// Why a connection was refused or cut before its request reached the handler.
+enum class HttpRefusal {
+  kConnectionCap,
+  kBodyTooLarge,
+  kHeaderTooLarge,
+  kMalformed,
+  kTimeout,
+};
+
+std::string_view http_refusal_name(HttpRefusal refusal);
+
+class HttpServer {
+ public:
+  using Handler = std::function<HttpResponse(HttpRequest& request)>;
+  using RefusalObserver = std::function<void(HttpRefusal refusal, const std::string& peer)>;
+
+  HttpServer(boost::asio::io_context& io, Handler handler, HttpLimits limits,
+             RefusalObserver on_refusal);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  void start();
+
+  // Stops accepting; connections waiting for a request are closed, a request being read or
+  // answered is finished and its connection closed after.
+  void stop();
+  std::size_t open_connections() const;
+
+  // The same value for every response: Beast's Server header is the library's.
+  static constexpr const char* kServerName = "replywatch";
+
+ private:
+  struct Shared;
+  class Session;
+  void accept();
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace replywatch::server
