@@ -433,7 +433,7 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
   std::string records;
   for (const Event& event : events) {
     if (!engine.is_duplicate(event)) {
-      append_journal_record(records, watermark, encode_event(event));
+      append_journal_record(records, watermark, encode_event(event), !records.empty());
     }
   }
   if (!records.empty()) {
@@ -528,9 +528,9 @@ ReloadOutcome Daemon::Impl::reload(std::string_view trigger) {
   outcome.ok = true;
   outcome.platforms = rules_->platforms.size();
   outcome.journal_events = reader.lines_read();
-  log_.info("reloaded {} rule file(s); state rebuilt from {} journal record(s) ({} skipped) in "
-            "{:.3f} s",
-            outcome.platforms, outcome.journal_events, skipped,
+  log_.info("reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
+            "in {:.3f} s",
+            outcome.platforms, trigger, outcome.journal_events, skipped,
             to_seconds(time_.now() - started));
   notify_systemd("READY=1");
   engine_timer_.cancel();

@@ -67,11 +67,12 @@ JournalLineResult EngineHost::replay_journal_line(std::string_view line) {
     unknown_platform = true;
     return false;
   });
-  if (auto* rejection = std::get_if<Rejection>(&decoded)) {
+  if (std::holds_alternative<Rejection>(decoded)) {
     // A rule file removed since: its events have nothing left to count against.
     return unknown_platform ? JournalLineResult::kUnknownPlatform : JournalLineResult::kCorrupt;
   }
-  engine_.advance(record->watermark);
+  // Live, the engine was advanced once per request, before its first event.
+  if (!record->continues_batch) engine_.advance(record->watermark);
   const OfferResult result = offer(std::move(std::get<Event>(decoded)));
   return result.duplicate ? JournalLineResult::kDuplicate : JournalLineResult::kApplied;
 }

@@ -42,7 +42,8 @@ class EngineHost final : private EffectSink {
 
   OfferResult offer(Event event);
 
-  // Advances to the recorded watermark and offers the recorded event, exactly as live.
+  // Advances to the recorded watermark at a request's first record and offers the recorded
+  // event, exactly as live.
   JournalLineResult replay_journal_line(std::string_view line);
 
   // Bucket bounds in seconds: a fixed ladder plus every deadline, warning point, max_average

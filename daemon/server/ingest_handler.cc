@@ -38,8 +38,10 @@ std::optional<BodyFormat> format_of(std::string_view content_type) {
   return std::nullopt;
 }
 
-bool blank(std::string_view line) {
-  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+// Also used on the whole body, where a newline is blank too: a body of blank NDJSON lines is
+// as empty as an empty one.
+bool blank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
 }  // namespace

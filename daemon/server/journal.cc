@@ -16,11 +16,13 @@ std::error_code last_error() { return {errno, std::system_category()}; }
 
 }  // namespace
 
-void append_journal_record(std::string& out, Instant watermark, std::string_view event_json) {
+void append_journal_record(std::string& out, Instant watermark, std::string_view event_json,
+                           bool continues_batch) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits,
                                  watermark.time_since_epoch().count());
   out.append(digits, end);
+  if (continues_batch) out.push_back('+');
   out.push_back('\t');
   out.append(event_json);
   out.push_back('\n');
@@ -29,10 +31,12 @@ void append_journal_record(std::string& out, Instant watermark, std::string_view
 std::optional<JournalRecord> parse_journal_record(std::string_view line) {
   const std::size_t tab = line.find('\t');
   if (tab == std::string_view::npos) return std::nullopt;
+  const bool continues_batch = tab > 0 && line[tab - 1] == '+';
+  const char* digits_end = line.data() + tab - (continues_batch ? 1 : 0);
   std::int64_t millis = 0;
-  auto [ptr, ec] = std::from_chars(line.data(), line.data() + tab, millis);
-  if (ec != std::errc{} || ptr != line.data() + tab) return std::nullopt;
-  return JournalRecord{Instant(Duration(millis)), line.substr(tab + 1)};
+  auto [ptr, ec] = std::from_chars(line.data(), digits_end, millis);
+  if (ec != std::errc{} || ptr != digits_end) return std::nullopt;
+  return JournalRecord{Instant(Duration(millis)), line.substr(tab + 1), continues_batch};
 }
 
 JournalWriter::~JournalWriter() {

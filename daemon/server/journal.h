@@ -1,7 +1,8 @@
 // The durable record of accepted events: an append-only file in the data directory, one line
-// per event, "WATERMARK_MS <tab> EVENT_JSON". The watermark is the engine's when the event was
-// offered, so reading the file back through a fresh engine reproduces the live state exactly,
-// late events included.
+// per event, "WATERMARK_MS <tab> EVENT_JSON", or "WATERMARK_MS+ <tab> EVENT_JSON" for the
+// following events of the same request. The watermark is the one the engine was advanced to
+// before the request's events were offered, so reading the file back through a fresh engine,
+// advancing once per request, reproduces the live state exactly, late events included.
 #pragma once
 
 #include <cstdint>
@@ -18,10 +19,12 @@ namespace replywatch::server {
 struct JournalRecord {
   Instant watermark;
   std::string_view event_json;
+  bool continues_batch = false;  // offered right after the previous record, with no advance
 };
 
 // Formats one record, newline included.
-void append_journal_record(std::string& out, Instant watermark, std::string_view event_json);
+void append_journal_record(std::string& out, Instant watermark, std::string_view event_json,
+                           bool continues_batch = false);
 
 // Parses one line (without its newline); nothing when it is not a record.
 std::optional<JournalRecord> parse_journal_record(std::string_view line);

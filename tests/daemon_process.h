@@ -1,0 +1,229 @@
+// Integration-test support: the real `replywatch run` binary as a child process on port 0, and a
+// small synchronous HTTP client. Only the integration tests use real time.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rwtest {
+
+using Clock = std::chrono::steady_clock;
+
+// A fresh directory under the build tree, removed when the object goes.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name) {
+    static int counter = 0;
+    path_ = std::filesystem::path(REPLYWATCH_TEST_DATA_DIR) /
+            (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+
+  void write(const std::string& relative, const std::string& content) const {
+    const auto file = path_ / relative;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct HttpReply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lowercase names
+  std::string body;
+};
+
+// One HTTP/1.1 connection; requests on it use keep-alive.
+class HttpClient {
+ public:
+  explicit HttpClient(unsigned short port) : socket_(io_) {
+    boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address("127.0.0.1"), port);
+    socket_.connect(endpoint);
+  }
+
+  HttpReply request(const std::string& method, const std::string& target,
+                    const std::string& body = {},
+                    const std::map<std::string, std::string>& headers = {}) {
+    namespace http = boost::beast::http;
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    for (const auto& [name, value] : headers) req.set(name, value);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(socket_, req);
+    http::response<http::string_body> res;
+    http::read(socket_, buffer_, res);
+    HttpReply reply;
+    reply.status = static_cast<int>(res.result_int());
+    for (const auto& field : res) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      reply.headers[name] = std::string(field.value());
+    }
+    reply.body = res.body();
+    return reply;
+  }
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+inline HttpReply http_call(unsigned short port, const std::string& method,
+                           const std::string& target, const std::string& body = {},
+                           const std::map<std::string, std::string>& headers = {}) {
+  HttpClient client(port);
+  return client.request(method, target, body, headers);
+}
+
+// `replywatch run ARGS --ingest-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0`, waited for
+// until ready; stderr is collected for the test to read.
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(std::vector<std::string> args, bool wait_ready = true) {
+    args.insert(args.begin(), {REPLYWATCH_BINARY, "run"});
+    if (std::find(args.begin(), args.end(), "--ingest-listen") == args.end()) {
+      args.insert(args.end(), {"--ingest-listen", "127.0.0.1:0"});
+    }
+    if (std::find(args.begin(), args.end(), "--admin-listen") == args.end()) {
+      args.insert(args.end(), {"--admin-listen", "127.0.0.1:0"});
+    }
+    int pipe_fds[2];
+    REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(pipe_fds[1], STDERR_FILENO);
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(pipe_fds[1]);
+    reader_ = std::thread([this, fd = pipe_fds[0]] {
+      char chunk[4096];
+      for (;;) {
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n <= 0) break;
+        std::lock_guard lock(mutex_);
+        log_.append(chunk, static_cast<std::size_t>(n));
+        changed_.notify_all();
+      }
+      ::close(fd);
+      std::lock_guard lock(mutex_);
+      eof_ = true;
+      changed_.notify_all();
+    });
+    if (wait_ready) {
+      const std::string ingest = wait_for_log(R"(ingest listening on [0-9.]+:([0-9]+))");
+      const std::string admin = wait_for_log(R"(admin listening on [0-9.]+:([0-9]+))");
+      ingest_port_ = static_cast<unsigned short>(std::stoi(ingest));
+      admin_port_ = static_cast<unsigned short>(std::stoi(admin));
+      wait_for_log(R"(; (ready))");
+    }
+  }
+
+  ~DaemonProcess() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (reader_.joinable()) reader_.join();
+  }
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  unsigned short ingest_port() const { return ingest_port_; }
+  unsigned short admin_port() const { return admin_port_; }
+
+  std::string log() const {
+    std::lock_guard lock(mutex_);
+    return log_;
+  }
+
+  // The first capture group of the first log match; fails the test after the timeout.
+  std::string wait_for_log(const std::string& pattern,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    const std::regex re(pattern);
+    std::unique_lock lock(mutex_);
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      std::smatch match;
+      if (std::regex_search(log_, match, re)) return match.size() > 1 ? match[1].str() : "";
+      if (eof_ || Clock::now() >= deadline) break;
+      changed_.wait_until(lock, deadline);
+    }
+    FAIL("no log line matching \"" << pattern << "\"; log so far:\n" << log_);
+    return {};
+  }
+
+  void signal(int number) { ::kill(pid_, number); }
+
+  // The exit status, or nothing if the process is still running after the timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      int status = 0;
+      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) {
+        exited_ = true;
+        if (reader_.joinable()) reader_.join();
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (Clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  unsigned short ingest_port_ = 0;
+  unsigned short admin_port_ = 0;
+  std::thread reader_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string log_;
+  bool eof_ = false;
+};
+
+}  // namespace rwtest
