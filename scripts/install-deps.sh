@@ -7,6 +7,9 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git ca-certificates tzdata clang-format
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libyaml-cpp-dev libfmt-dev catch2 libhowardhinnant-date-dev libssl-dev
+  libsystemd-dev
+  # promtool, for the test that lints a real scrape
+  prometheus
 )
 
 missing=()

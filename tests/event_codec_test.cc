@@ -439,3 +439,106 @@ TEST_CASE("event_codec: an integral JSON number is epoch milliseconds too", "[ev
   f["ts"] = "-1.0";
   CHECK(reason(to_json(f)) == "bad_field");
 }
+
+namespace {
+
+// decode_event_text(encode_event(e)) must give back e, field by field.
+void check_round_trip(const Event& e) {
+  const std::string text = replywatch::encode_event(e);
+  INFO(text);
+  const Event back = accept(text);
+  CHECK(back.id == e.id);
+  CHECK(back.platform == e.platform);
+  CHECK(back.shop == e.shop);
+  CHECK(back.conversation == e.conversation);
+  CHECK(back.bot == e.bot);
+  CHECK(back.agent == e.agent);
+  CHECK(back.channel == e.channel);
+  CHECK(back.type == e.type);
+  CHECK(back.online == e.online);
+  CHECK(back.ts == e.ts);
+}
+
+Event base_event(EventType type) {
+  Event e;
+  e.id = "m-17";
+  e.platform = "tmall";
+  e.shop = "s1";
+  e.conversation = type == EventType::kAgentStatus ? "" : "buyer-42";
+  e.type = type;
+  e.ts = replywatch::Instant(replywatch::Duration(k20261122T15 + 123));
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("event_codec: encode_event round trips a buyer message", "[event_codec]") {
+  check_round_trip(base_event(EventType::kBuyerMessage));
+}
+
+TEST_CASE("event_codec: encode_event round trips an agent message with and without agent",
+          "[event_codec]") {
+  Event with = base_event(EventType::kAgentMessage);
+  with.agent = "agent-7";
+  check_round_trip(with);
+  CHECK_THAT(replywatch::encode_event(with), Catch::Contains("\"agent\":\"agent-7\""));
+  const Event without = base_event(EventType::kAgentMessage);
+  check_round_trip(without);
+  CHECK_THAT(replywatch::encode_event(without), !Catch::Contains("\"agent\""));
+}
+
+TEST_CASE("event_codec: encode_event round trips a bot message", "[event_codec]") {
+  Event e = base_event(EventType::kBotMessage);
+  e.bot = "leyan";
+  check_round_trip(e);
+  e.bot = "";  // an empty bot name is a valid one
+  check_round_trip(e);
+}
+
+TEST_CASE("event_codec: encode_event round trips conversation_closed", "[event_codec]") {
+  check_round_trip(base_event(EventType::kConversationClosed));
+}
+
+TEST_CASE("event_codec: encode_event round trips agent_status online and offline",
+          "[event_codec]") {
+  Event e = base_event(EventType::kAgentStatus);
+  e.agent = "agent-7";
+  e.online = true;
+  check_round_trip(e);
+  e.online = false;
+  check_round_trip(e);
+  CHECK_THAT(replywatch::encode_event(e), Catch::Contains("\"status\":\"offline\""));
+  CHECK_THAT(replywatch::encode_event(e), !Catch::Contains("\"conversation\""));
+}
+
+TEST_CASE("event_codec: encode_event keeps a channel other than chat", "[event_codec]") {
+  for (const EventType type :
+       {EventType::kBuyerMessage, EventType::kAgentMessage, EventType::kBotMessage,
+        EventType::kConversationClosed, EventType::kAgentStatus}) {
+    Event e = base_event(type);
+    if (type == EventType::kBotMessage) e.bot = "xiaoduo";
+    if (type == EventType::kAgentStatus) e.agent = "agent-7";
+    e.channel = "email";
+    INFO(replywatch::event_type_name(type));
+    check_round_trip(e);
+    CHECK_THAT(replywatch::encode_event(e), Catch::Contains("\"channel\":\"email\""));
+    e.channel = "";
+    check_round_trip(e);
+  }
+  // The default is left out.
+  CHECK_THAT(replywatch::encode_event(base_event(EventType::kBuyerMessage)),
+             !Catch::Contains("channel"));
+}
+
+TEST_CASE("event_codec: encode_event round trips text that needs escaping and the extreme ts",
+          "[event_codec]") {
+  Event e = base_event(EventType::kBuyerMessage);
+  e.id = "id \"quoted\" \\ back\tslash\n";
+  e.shop = "\xE5\xBA\x97\xE9\x93\xBA";  // 店铺
+  e.conversation = std::string("nul\0byte", 8);
+  check_round_trip(e);
+  e.ts = replywatch::Instant(replywatch::Duration(0));
+  check_round_trip(e);
+  e.ts = replywatch::Instant(replywatch::Duration(replywatch::kMaxEpochMillis));
+  check_round_trip(e);
+}

@@ -40,10 +40,18 @@ constexpr const char* kRunUsage =
     "\n"
     "Signals: SIGHUP reloads the rules; SIGTERM and SIGINT stop gracefully.\n";
 
-constexpr std::array<const char*, 12> kSettingFlags = {
-    "rules",           "data",           "ingest-listen",   "admin-listen",
-    "ingest-secret-file", "allowed-lateness", "max-future-skew", "dedup-retention",
-    "max-body-bytes",  "max-connections", "read-timeout",    "idle-timeout"};
+constexpr std::array<const char*, 12> kSettingFlags = {"rules",
+                                                       "data",
+                                                       "ingest-listen",
+                                                       "admin-listen",
+                                                       "ingest-secret-file",
+                                                       "allowed-lateness",
+                                                       "max-future-skew",
+                                                       "dedup-retention",
+                                                       "max-body-bytes",
+                                                       "max-connections",
+                                                       "read-timeout",
+                                                       "idle-timeout"};
 
 }  // namespace
 

@@ -79,9 +79,9 @@ boost::json::object at_risk_report(const EngineHost& host, Instant now, const At
   const RuleSet& rules = engine.rules();
   // Per (platform, shop, SLA), only the `limit` most urgent rounds are kept, however many are
   // open.
-  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::vector<Candidate>>
-      groups;
-  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::pair<std::size_t, std::size_t>>
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::vector<Candidate>> groups;
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>,
+           std::pair<std::size_t, std::size_t>>
       totals;  // open, at risk
   // At risk first, then the earliest due.
   auto more_urgent = [](const Candidate& a, const Candidate& b) {
@@ -92,11 +92,11 @@ boost::json::object at_risk_report(const EngineHost& host, Instant now, const At
     const PlatformRules& platform = rules.platforms[round.ref.platform];
     if (query.platform && platform.platform != *query.platform) return;
     if (query.shop && engine.shop_name(round.ref.shop) != *query.shop) return;
-    if (query.at_risk_only && !round.at_risk) return;
     const auto key = std::make_tuple(round.ref.platform, round.ref.shop, round.ref.sla);
     auto& total = totals[key];
     ++total.first;
     if (round.at_risk) ++total.second;
+    if (query.at_risk_only && !round.at_risk) return;
     // A heap under more_urgent keeps the least urgent kept round at its front.
     auto& heap = groups[key];
     Candidate candidate{round.due, round.at_risk, round.start, std::string()};

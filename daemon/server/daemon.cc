@@ -1,6 +1,11 @@
 #include "daemon.h"
 
 #include <fcntl.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <sys/file.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -12,11 +17,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 #include <sstream>
 #include <unordered_map>
 
@@ -56,11 +56,11 @@ constexpr Duration kRefusalLogInterval = std::chrono::seconds(10);
 constexpr int kCorruptLinesLogged = 10;
 
 // Request refusals counted in replywatch_http_requests_refused_total; a fixed set of names.
-constexpr std::array<std::string_view, 13> kRefusalReasons = {
-    "not_found",       "method_not_allowed",     "bad_signature",     "unsupported_media_type",
-    "unreadable_body", "not_ready",              "not_durable",       "body_too_large",
-    "header_too_large", "malformed",             "timeout",           "connection_cap",
-    "bad_query"};
+constexpr std::array<std::string_view, 14> kRefusalReasons = {
+    "internal_error",         "not_found",        "method_not_allowed", "bad_signature",
+    "unsupported_media_type", "unreadable_body",  "not_ready",          "not_durable",
+    "body_too_large",         "header_too_large", "malformed",          "timeout",
+    "connection_cap",         "bad_query"};
 
 std::string_view refusal_reason(HttpRefusal refusal) {
   switch (refusal) {
@@ -74,6 +74,8 @@ std::string_view refusal_reason(HttpRefusal refusal) {
       return "malformed";
     case HttpRefusal::kTimeout:
       return "timeout";
+    case HttpRefusal::kInternalError:
+      return "internal_error";
   }
   return "malformed";
 }
@@ -141,8 +143,8 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
         .Add({{"version", REPLYWATCH_VERSION}, {"revision", REPLYWATCH_REVISION}})
         .Set(1);
     for (int r = 0; r < kRejectReasonCount; ++r) {
-      rejected_counters_[r] =
-          &rejected_.Add({{"reason", std::string(reject_reason_name(static_cast<RejectReason>(r)))}});
+      rejected_counters_[r] = &rejected_.Add(
+          {{"reason", std::string(reject_reason_name(static_cast<RejectReason>(r)))}});
     }
     for (const char* listener : {"ingest", "admin"}) {
       for (std::string_view reason : kRefusalReasons) {
@@ -185,6 +187,7 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   void poll_shutdown();
   void refuse(std::string_view listener, std::string_view reason, std::string_view detail,
               const std::string& peer);
+  void on_http_refusal(std::string_view listener, HttpRefusal refusal, const std::string& detail);
   std::unique_ptr<EngineHost> new_host(std::shared_ptr<const RuleSet> rules) const;
 
   DaemonConfig config_;
@@ -224,6 +227,9 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters_{};
   std::unordered_map<std::string, prometheus::Counter*> refused_counters_;
   std::unordered_map<std::string, RefusalLog> refusal_logs_;
+  // Retried webhooks answered as duplicates and never journaled, by platform, since start: a
+  // reload's rebuild cannot count them, so they are added back.
+  std::unordered_map<std::string, PlatformEventCounts> unjournaled_;
 };
 
 std::unique_ptr<EngineHost> Daemon::Impl::new_host(std::shared_ptr<const RuleSet> rules) const {
@@ -302,8 +308,8 @@ int Daemon::Impl::run() {
         return handle_ingest_request(request, ingest_settings_, *this);
       },
       limits,
-      [this](HttpRefusal refusal, const std::string& peer) {
-        refuse("ingest", refusal_reason(refusal), http_refusal_name(refusal), peer);
+      [this](HttpRefusal refusal, const std::string& detail) {
+        on_http_refusal("ingest", refusal, detail);
       });
   HttpLimits admin_limits = limits;
   admin_limits.max_body_bytes = 64 * 1024;  // the admin API takes no bodies worth the name
@@ -314,8 +320,8 @@ int Daemon::Impl::run() {
         return handle_admin_request(request, *this);
       },
       admin_limits,
-      [this](HttpRefusal refusal, const std::string& peer) {
-        refuse("admin", refusal_reason(refusal), http_refusal_name(refusal), peer);
+      [this](HttpRefusal refusal, const std::string& detail) {
+        on_http_refusal("admin", refusal, detail);
       });
   if (!bind(*ingest_, config_.ingest_listen, "ingest") ||
       !bind(*admin_, config_.admin_listen, "admin")) {
@@ -334,7 +340,15 @@ int Daemon::Impl::run() {
   restore_started_ = time_.now();
   net::post(io_, [this] { restore_step(); });
 
-  io_.run();
+  for (;;) {
+    try {
+      io_.run();
+      break;
+    } catch (const std::exception& failure) {
+      // Whatever threw is abandoned; every other connection and timer carries on.
+      log_.error("internal error: {}", failure.what());
+    }
+  }
   if (exit_code_ == 0) log_.info("stopped");
   return exit_code_;
 }
@@ -372,9 +386,7 @@ void Daemon::Impl::finish_restore() {
   // A line cut short by a crash was never acknowledged; cut it off so the next append starts
   // on a line of its own.
   std::error_code size_error;
-  const auto size = std::filesystem::exists(journal_path_)
-                        ? std::filesystem::file_size(journal_path_, size_error)
-                        : std::uintmax_t{0};
+  const std::uintmax_t size = std::filesystem::file_size(journal_path_, size_error);
   if (!size_error && size > restore_reader_->complete_bytes()) {
     log_.warning("{}: dropping {} byte(s) of an unfinished last record", journal_path_,
                  size - restore_reader_->complete_bytes());
@@ -431,9 +443,11 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
   Engine& engine = host_->engine();
   const Instant watermark = engine.watermark();
   std::string records;
-  for (const Event& event : events) {
-    if (!engine.is_duplicate(event)) {
-      append_journal_record(records, watermark, encode_event(event), !records.empty());
+  std::vector<bool> journaled(events.size(), false);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (!engine.is_duplicate(events[i])) {
+      append_journal_record(records, watermark, encode_event(events[i]), !records.empty());
+      journaled[i] = true;
     }
   }
   if (!records.empty()) {
@@ -444,11 +458,18 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
   }
   IngestCommit result;
   result.durable = true;
-  for (Event& event : events) {
-    if (host_->offer(std::move(event)).duplicate) {
-      ++result.duplicates;
-    } else {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const std::string platform = events[i].platform;
+    const auto type = static_cast<std::size_t>(events[i].type);
+    if (!host_->offer(std::move(events[i])).duplicate) {
       ++result.accepted;
+      continue;
+    }
+    ++result.duplicates;
+    if (!journaled[i]) {
+      PlatformEventCounts& counts = unjournaled_[platform];
+      ++counts.received[type];
+      ++counts.duplicates;
     }
   }
   arm_engine_timer();
@@ -521,6 +542,11 @@ ReloadOutcome Daemon::Impl::reload(std::string_view trigger) {
     return outcome;
   }
   host->engine().advance(time_.now() - config_.allowed_lateness);
+  for (const auto& [platform, counts] : unjournaled_) {
+    if (const PlatformRules* kept = rules->find(platform)) {
+      host->add_counts(static_cast<std::uint32_t>(kept - rules->platforms.data()), counts);
+    }
+  }
   rules_ = rules;
   host_ = std::move(host);
   reload_successful_.Set(1);
@@ -528,10 +554,11 @@ ReloadOutcome Daemon::Impl::reload(std::string_view trigger) {
   outcome.ok = true;
   outcome.platforms = rules_->platforms.size();
   outcome.journal_events = reader.lines_read();
-  log_.info("reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
-            "in {:.3f} s",
-            outcome.platforms, trigger, outcome.journal_events, skipped,
-            to_seconds(time_.now() - started));
+  log_.info(
+      "reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
+      "in {:.3f} s",
+      outcome.platforms, trigger, outcome.journal_events, skipped,
+      to_seconds(time_.now() - started));
   notify_systemd("READY=1");
   engine_timer_.cancel();
   arm_engine_timer();
@@ -591,10 +618,20 @@ void Daemon::Impl::refuse(std::string_view listener, std::string_view reason,
   }
   std::uint64_t suppressed = 0;
   if (!refusal_logs_[std::string(listener)].limiter.allow(time_.now(), suppressed)) return;
-  log_.warning("{}: refused a request{}{}: {} ({}){}", listener, peer.empty() ? "" : " from ",
-               peer, reason, detail,
-               suppressed == 0 ? std::string()
-                               : fmt::format("; {} more refusal(s) not logged", suppressed));
+  log_.warning(
+      "{}: refused a request{}{}: {} ({}){}", listener, peer.empty() ? "" : " from ", peer, reason,
+      detail,
+      suppressed == 0 ? std::string() : fmt::format("; {} more refusal(s) not logged", suppressed));
+}
+
+void Daemon::Impl::on_http_refusal(std::string_view listener, HttpRefusal refusal,
+                                   const std::string& detail) {
+  if (refusal == HttpRefusal::kInternalError) {
+    refused_counters_[std::string(listener) + "/internal_error"]->Increment();
+    log_.error("{}: internal error while handling a request: {}", listener, detail);
+    return;
+  }
+  refuse(listener, refusal_reason(refusal), http_refusal_name(refusal), detail);
 }
 
 Daemon::Daemon(DaemonConfig config, const TimeSource& time, const Logger& log)

@@ -131,13 +131,13 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();
     if (!entry.second.IsScalar()) {
-      errors.push_back(fmt::format("{}: \"{}\" must be a single value", at(entry.second.Mark()),
-                                   key));
+      errors.push_back(
+          fmt::format("{}: \"{}\" must be a single value", at(entry.second.Mark()), key));
       continue;
     }
     if (auto problem = apply_setting(updated, key, entry.second.Scalar())) {
-      const YAML::Mark mark = problem->starts_with("unknown key") ? entry.first.Mark()
-                                                                   : entry.second.Mark();
+      const YAML::Mark mark =
+          problem->starts_with("unknown key") ? entry.first.Mark() : entry.second.Mark();
       errors.push_back(fmt::format("{}: {}: {}", at(mark), key, *problem));
     }
   }

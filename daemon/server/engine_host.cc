@@ -10,9 +10,9 @@ namespace replywatch::server {
 namespace {
 
 // Seconds; chat answers live in the first half, e-mail style answers (Amazon, eBay) in the rest.
-constexpr std::array<double, 21> kBaseBounds = {
-    1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600, 7200, 21600,
-    43200, 86400};
+constexpr std::array<double, 21> kBaseBounds = {1,   2,    5,    10,   15,    20,    30,
+                                                45,  60,   90,   120,  180,   300,   600,
+                                                900, 1800, 3600, 7200, 21600, 43200, 86400};
 
 std::vector<double> bounds_for(const RuleSet& rules) {
   std::vector<double> bounds(kBaseBounds.begin(), kBaseBounds.end());
@@ -48,8 +48,8 @@ EngineHost::EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions optio
 EngineHost::~EngineHost() { engine_.set_effect_sink(nullptr); }
 
 OfferResult EngineHost::offer(Event event) {
-  const auto platform = static_cast<std::size_t>(rules_->find(event.platform) -
-                                                 rules_->platforms.data());
+  const auto platform =
+      static_cast<std::size_t>(rules_->find(event.platform) - rules_->platforms.data());
   PlatformEventCounts& counts = platform_counts_[platform];
   ++counts.received[static_cast<std::size_t>(event.type)];
   const OfferResult result = engine_.offer(std::move(event));
@@ -75,6 +75,13 @@ JournalLineResult EngineHost::replay_journal_line(std::string_view line) {
   if (!record->continues_batch) engine_.advance(record->watermark);
   const OfferResult result = offer(std::move(std::get<Event>(decoded)));
   return result.duplicate ? JournalLineResult::kDuplicate : JournalLineResult::kApplied;
+}
+
+void EngineHost::add_counts(std::uint32_t platform, const PlatformEventCounts& counts) {
+  PlatformEventCounts& mine = platform_counts_[platform];
+  for (std::size_t t = 0; t < mine.received.size(); ++t) mine.received[t] += counts.received[t];
+  mine.duplicates += counts.duplicates;
+  mine.late += counts.late;
 }
 
 const ResponseHistogram* EngineHost::histogram(SlaRef ref) const {

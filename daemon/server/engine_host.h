@@ -54,6 +54,9 @@ class EngineHost final : private EffectSink {
   const PlatformEventCounts& platform_counts(std::uint32_t platform) const {
     return platform_counts_[platform];
   }
+  // Adds counts the journal cannot reproduce (duplicates it never recorded), so a rebuilt host
+  // keeps counting from where the old one was.
+  void add_counts(std::uint32_t platform, const PlatformEventCounts& counts);
 
  private:
   void on_round_decided(const RoundDecided& effect) override;

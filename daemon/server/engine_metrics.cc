@@ -43,7 +43,8 @@ struct Families {
                     "outcome.",
                     MetricType::Counter,
                     {}};
-  MetricFamily rounds{"replywatch_sla_rounds_total", "Rounds decided (answered or expired).",
+  MetricFamily rounds{"replywatch_sla_rounds_total",
+                      "Rounds decided (answered or expired).",
                       MetricType::Counter,
                       {}};
   MetricFamily breaches{"replywatch_sla_breaches_total",
@@ -63,24 +64,24 @@ struct Families {
                         "at their deadline or cost cap.",
                         MetricType::Histogram,
                         {}};
-  MetricFamily open{"replywatch_rounds_open", "Scored rounds not yet decided.", MetricType::Gauge,
-                    {}};
+  MetricFamily open{
+      "replywatch_rounds_open", "Scored rounds not yet decided.", MetricType::Gauge, {}};
   MetricFamily at_risk{"replywatch_rounds_at_risk",
-                       "Open reply_time rounds past their warning point.", MetricType::Gauge,
+                       "Open reply_time rounds past their warning point.",
+                       MetricType::Gauge,
                        {}};
   MetricFamily oldest{"replywatch_oldest_open_round_start_timestamp_seconds",
-                      "Start of the oldest open round; 0 when none is open.", MetricType::Gauge,
+                      "Start of the oldest open round; 0 when none is open.",
+                      MetricType::Gauge,
                       {}};
-  MetricFamily window_rounds{"replywatch_sla_window_rounds", "Rounds decided within the window.",
-                             MetricType::Gauge,
-                             {}};
+  MetricFamily window_rounds{
+      "replywatch_sla_window_rounds", "Rounds decided within the window.", MetricType::Gauge, {}};
   MetricFamily compliance{"replywatch_sla_compliance_ratio",
                           "Met / decided within the window (1 when none; 0 where not reply_time).",
                           MetricType::Gauge,
                           {}};
-  MetricFamily objective{"replywatch_sla_objective_ratio", "The rule file's objective.",
-                         MetricType::Gauge,
-                         {}};
+  MetricFamily objective{
+      "replywatch_sla_objective_ratio", "The rule file's objective.", MetricType::Gauge, {}};
   MetricFamily budget{"replywatch_sla_error_budget_remaining_rounds",
                       "Breaches the window can still take before the objective is missed.",
                       MetricType::Gauge,
@@ -89,11 +90,9 @@ struct Families {
                        "Average response within the window, unanswered rounds at their cost.",
                        MetricType::Gauge,
                        {}};
-  MetricFamily violating{"replywatch_sla_violating", "1 while the SLA is violated.",
-                         MetricType::Gauge,
-                         {}};
-  MetricFamily agents{"replywatch_agents_online", "Agents online per shop.", MetricType::Gauge,
-                      {}};
+  MetricFamily violating{
+      "replywatch_sla_violating", "1 while the SLA is violated.", MetricType::Gauge, {}};
+  MetricFamily agents{"replywatch_agents_online", "Agents online per shop.", MetricType::Gauge, {}};
   MetricFamily hours_open{"replywatch_service_hours_open",
                           "1 while the platform's service hours are open (always 1 without "
                           "service hours).",
@@ -143,7 +142,8 @@ std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant
       }
     }
     bool open = true;  // a platform without service hours is always open
-    if (platform.service_hours) open = ServiceHours(&*platform.service_hours, platform.timezone).is_open(at);
+    if (platform.service_hours)
+      open = ServiceHours(&*platform.service_hours, platform.timezone).is_open(at);
     add(f.hours_open, {label("platform", platform.platform)}, open ? 1.0 : 0.0);
   }
 
@@ -156,8 +156,7 @@ std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant
                                               label("shop", sla.shop), label("sla", sla.sla)};
     };
     if (last_platform == nullptr || *last_platform != sla.platform || *last_shop != sla.shop) {
-      add(f.agents, {label("platform", sla.platform), label("shop", sla.shop)},
-          sla.agents_online);
+      add(f.agents, {label("platform", sla.platform), label("shop", sla.shop)}, sla.agents_online);
       last_platform = &sla.platform;
       last_shop = &sla.shop;
     }

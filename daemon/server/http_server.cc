@@ -47,6 +47,8 @@ std::string_view http_refusal_name(HttpRefusal refusal) {
       return "malformed request";
     case HttpRefusal::kTimeout:
       return "request not received in time";
+    case HttpRefusal::kInternalError:
+      return "internal error";
   }
   return "refused";
 }
@@ -107,12 +109,12 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       auto continue_response =
           std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(stream_, *continue_response,
-                        [self = shared_from_this(), continue_response](beast::error_code e,
-                                                                        std::size_t) {
-                          if (e) return self->close();
-                          self->read_body();
-                        });
+      http::async_write(
+          stream_, *continue_response,
+          [self = shared_from_this(), continue_response](beast::error_code e, std::size_t) {
+            if (e) return self->close();
+            self->read_body();
+          });
       return;
     }
     read_body();
@@ -126,7 +128,15 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void on_body(beast::error_code error, std::size_t /*bytes*/) {
     if (error) return on_read_error(error);
     HttpRequest request = parser_->release();
-    HttpResponse response = shared_->handler(request);
+    HttpResponse response{http::status::internal_server_error, request.version()};
+    try {
+      response = shared_->handler(request);
+    } catch (const std::exception& failure) {
+      // A bug, not bad input: answer 500 and keep serving everyone else.
+      response.set(http::field::content_type, "application/json");
+      response.body() = "{\"error\":\"internal error\"}\n";
+      shared_->on_refusal(HttpRefusal::kInternalError, failure.what());
+    }
     const bool keep_alive = request.keep_alive() && !closing_ && !shared_->stopping;
     response.version(request.version());
     send(std::move(response), keep_alive, false);
@@ -171,17 +181,17 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
     stream_.expires_after(steady(shared_->limits.read_timeout));
-    http::async_write(stream_, *response_,
-                      [self = shared_from_this(), keep_alive, drain_after](beast::error_code error,
-                                                                           std::size_t) {
-                        self->response_.reset();
-                        if (error) return self->close();
-                        if (keep_alive) return self->read_header();
-                        beast::error_code ignored;
-                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                        if (drain_after) return self->drain();
-                        self->close();
-                      });
+    http::async_write(
+        stream_, *response_,
+        [self = shared_from_this(), keep_alive, drain_after](beast::error_code error, std::size_t) {
+          self->response_.reset();
+          if (error) return self->close();
+          if (keep_alive) return self->read_header();
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          if (drain_after) return self->drain();
+          self->close();
+        });
   }
 
   void drain() {

@@ -34,6 +34,7 @@ enum class HttpRefusal {
   kHeaderTooLarge,
   kMalformed,
   kTimeout,
+  kInternalError,  // the handler threw; answered 500
 };
 
 std::string_view http_refusal_name(HttpRefusal refusal);
@@ -41,7 +42,8 @@ std::string_view http_refusal_name(HttpRefusal refusal);
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(HttpRequest& request)>;
-  using RefusalObserver = std::function<void(HttpRefusal refusal, const std::string& peer)>;
+  // `detail` is the peer's address, or for kInternalError what went wrong.
+  using RefusalObserver = std::function<void(HttpRefusal refusal, const std::string& detail)>;
 
   HttpServer(boost::asio::io_context& io, Handler handler, HttpLimits limits,
              RefusalObserver on_refusal);

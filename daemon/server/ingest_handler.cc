@@ -52,20 +52,20 @@ HttpResponse handle_ingest_request(const HttpRequest& request, const IngestSetti
   target = target.substr(0, target.find('?'));
   if (target != "/v1/events") {
     backend.count_refused_request("not_found", target);
-    return error_response(request, http::status::not_found, "no such path; events go to "
-                                                            "POST /v1/events");
+    return error_response(request, http::status::not_found,
+                          "no such path; events go to "
+                          "POST /v1/events");
   }
   if (request.method() != http::verb::post) {
     backend.count_refused_request("method_not_allowed", request.method_string());
-    HttpResponse response =
-        error_response(request, http::status::method_not_allowed, "use POST");
+    HttpResponse response = error_response(request, http::status::method_not_allowed, "use POST");
     response.set(http::field::allow, "POST");
     return response;
   }
   if (settings.secret) {
-    const SignatureCheck check = verify_request(
-        *settings.secret, request["X-Replywatch-Timestamp"], request["X-Replywatch-Signature"],
-        request.body(), backend.now());
+    const SignatureCheck check =
+        verify_request(*settings.secret, request["X-Replywatch-Timestamp"],
+                       request["X-Replywatch-Signature"], request.body(), backend.now());
     if (check != SignatureCheck::kValid) {
       backend.count_refused_request("bad_signature", signature_check_name(check));
       return error_response(request, http::status::unauthorized, signature_check_name(check));

@@ -19,8 +19,8 @@ std::error_code last_error() { return {errno, std::system_category()}; }
 void append_journal_record(std::string& out, Instant watermark, std::string_view event_json,
                            bool continues_batch) {
   char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits,
-                                 watermark.time_since_epoch().count());
+  auto [end, ec] =
+      std::to_chars(digits, digits + sizeof digits, watermark.time_since_epoch().count());
   out.append(digits, end);
   if (continues_batch) out.push_back('+');
   out.push_back('\t');

@@ -70,15 +70,13 @@ std::vector<prometheus::MetricFamily> collect_process_metrics() {
     constexpr std::size_t kUtime = 14 - 3, kStime = 15 - 3, kStart = 22 - 3, kVsize = 23 - 3,
                           kRss = 24 - 3;
     if (values.size() > kRss) {
-      families.push_back(single("process_cpu_seconds_total",
-                                "Total user and system CPU time spent in seconds.",
-                                MetricType::Counter,
-                                (std::stod(values[kUtime]) + std::stod(values[kStime])) / ticks));
+      families.push_back(single(
+          "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+          MetricType::Counter, (std::stod(values[kUtime]) + std::stod(values[kStime])) / ticks));
       families.push_back(single("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                                 MetricType::Gauge, std::stod(values[kVsize])));
-      families.push_back(single("process_resident_memory_bytes",
-                                "Resident memory size in bytes.", MetricType::Gauge,
-                                std::stod(values[kRss]) * page));
+      families.push_back(single("process_resident_memory_bytes", "Resident memory size in bytes.",
+                                MetricType::Gauge, std::stod(values[kRss]) * page));
       if (const auto boot = boot_time_seconds()) {
         families.push_back(single("process_start_time_seconds",
                                   "Start time of the process since unix epoch in seconds.",
@@ -87,8 +85,8 @@ std::vector<prometheus::MetricFamily> collect_process_metrics() {
     }
   }
   if (const auto fds = open_fds()) {
-    families.push_back(single("process_open_fds", "Number of open file descriptors.",
-                              MetricType::Gauge, *fds));
+    families.push_back(
+        single("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, *fds));
   }
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {

@@ -1,0 +1,548 @@
+// POST /v1/events (SPEC §7) without sockets: a fake backend records what the handler commits.
+#include "ingest_handler.h"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "replywatch/event.h"
+#include "replywatch/event_codec.h"
+#include "replywatch/time.h"
+#include "signature.h"
+
+using replywatch::Duration;
+using replywatch::Event;
+using replywatch::EventType;
+using replywatch::Instant;
+using replywatch::RejectReason;
+using replywatch::server::handle_ingest_request;
+using replywatch::server::HttpRequest;
+using replywatch::server::HttpResponse;
+using replywatch::server::IngestBackend;
+using replywatch::server::IngestCommit;
+using replywatch::server::IngestSettings;
+using replywatch::server::sign_request;
+
+namespace http = boost::beast::http;
+
+namespace {
+
+// 2026-11-22T15:00:00Z, the fake clock.
+constexpr std::int64_t kNowMs = 1795359600000;
+const Instant kNow = Instant(Duration(kNowMs));
+
+class FakeBackend final : public IngestBackend {
+ public:
+  bool ready() const override { return is_ready; }
+  Instant now() const override { return clock_now; }
+  bool platform_known(std::string_view platform) const override {
+    return platform == "tmall" || platform == "jd";
+  }
+  IngestCommit commit(std::vector<Event>& events) override {
+    commits.push_back(events);
+    if (!durable) return IngestCommit{};
+    IngestCommit result;
+    result.durable = true;
+    for (const Event& event : events) {
+      if (seen.insert({event.platform, event.shop, event.id}).second) {
+        ++result.accepted;
+      } else {
+        ++result.duplicates;
+      }
+    }
+    return result;
+  }
+  void count_rejected_event(RejectReason reason) override { rejected.push_back(reason); }
+  void count_refused_request(std::string_view reason, std::string_view detail) override {
+    refused.emplace_back(std::string(reason), std::string(detail));
+  }
+
+  bool is_ready = true;
+  bool durable = true;
+  Instant clock_now = kNow;
+  std::vector<std::vector<Event>> commits;
+  std::set<std::tuple<std::string, std::string, std::string>> seen;
+  std::vector<RejectReason> rejected;
+  std::vector<std::pair<std::string, std::string>> refused;
+};
+
+std::string event_json(const std::string& id, std::int64_t ts_ms = kNowMs - 60'000,
+                       const std::string& platform = "tmall",
+                       const std::string& type = "buyer_message") {
+  return R"({"id":")" + id + R"(","platform":")" + platform + R"(","shop":"s1","type":")" + type +
+         R"(","conversation":"c1","ts":)" + std::to_string(ts_ms) + "}";
+}
+
+HttpRequest request(http::verb method, const std::string& target, const std::string& body,
+                    std::optional<std::string> content_type) {
+  HttpRequest req{method, target, 11};
+  if (content_type) req.set(http::field::content_type, *content_type);
+  req.body() = body;
+  req.prepare_payload();
+  return req;
+}
+
+HttpRequest post(const std::string& body,
+                 std::optional<std::string> content_type = std::string("application/json"),
+                 const std::string& target = "/v1/events") {
+  return request(http::verb::post, target, body, std::move(content_type));
+}
+
+boost::json::object json_of(const HttpResponse& response) {
+  INFO(response.body());
+  CHECK(response[http::field::content_type] == "application/json");
+  boost::system::error_code error;
+  boost::json::value value = boost::json::parse(response.body(), error);
+  REQUIRE_FALSE(error);
+  REQUIRE(value.is_object());
+  return value.as_object();
+}
+
+// One item of the answer's "rejected" array.
+struct Rejected {
+  std::int64_t index = -1;
+  std::string reason;
+  std::string field;  // empty when absent
+  bool operator==(const Rejected&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const Rejected& r) {
+  return out << "{" << r.index << ", " << r.reason << ", " << r.field << "}";
+}
+
+// The per-event answer.
+struct Answer {
+  std::int64_t accepted = -1;
+  std::int64_t duplicates = -1;
+  std::vector<Rejected> rejected;
+};
+
+Answer answer_of(const HttpResponse& response) {
+  const boost::json::object body = json_of(response);
+  Answer answer;
+  REQUIRE(body.contains("accepted"));
+  REQUIRE(body.contains("duplicates"));
+  REQUIRE(body.contains("rejected"));
+  answer.accepted = body.at("accepted").to_number<std::int64_t>();
+  answer.duplicates = body.at("duplicates").to_number<std::int64_t>();
+  for (const auto& item : body.at("rejected").as_array()) {
+    const auto& object = item.as_object();
+    std::string field;
+    if (const auto* f = object.if_contains("field")) field = std::string(f->as_string());
+    answer.rejected.push_back(Rejected{object.at("index").to_number<std::int64_t>(),
+                                       std::string(object.at("reason").as_string()), field});
+  }
+  return answer;
+}
+
+std::string error_of(const HttpResponse& response) {
+  const boost::json::object body = json_of(response);
+  REQUIRE(body.contains("error"));
+  return std::string(body.at("error").as_string());
+}
+
+}  // namespace
+
+TEST_CASE("ingest: one event object is committed and answered 200", "[ingest]") {
+  FakeBackend backend;
+  const HttpResponse response =
+      handle_ingest_request(post(event_json("m1")), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::ok);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 1);
+  CHECK(answer.duplicates == 0);
+  CHECK(answer.rejected.empty());
+  REQUIRE(backend.commits.size() == 1);
+  REQUIRE(backend.commits[0].size() == 1);
+  const Event& event = backend.commits[0][0];
+  CHECK(event.id == "m1");
+  CHECK(event.platform == "tmall");
+  CHECK(event.shop == "s1");
+  CHECK(event.conversation == "c1");
+  CHECK(event.type == EventType::kBuyerMessage);
+  CHECK(event.ts == kNow - std::chrono::minutes(1));
+  CHECK(backend.refused.empty());
+  CHECK(backend.rejected.empty());
+}
+
+TEST_CASE("ingest: a JSON array commits its events in order in one commit", "[ingest]") {
+  FakeBackend backend;
+  const std::string body = "[" + event_json("m1") + "," + event_json("m2") + "," +
+                           event_json("m3", kNowMs - 1000, "jd", "conversation_closed") + "]";
+  const HttpResponse response = handle_ingest_request(post(body), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::ok);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 3);
+  CHECK(answer.rejected.empty());
+  REQUIRE(backend.commits.size() == 1);
+  REQUIRE(backend.commits[0].size() == 3);
+  CHECK(backend.commits[0][0].id == "m1");
+  CHECK(backend.commits[0][1].id == "m2");
+  CHECK(backend.commits[0][2].id == "m3");
+  CHECK(backend.commits[0][2].platform == "jd");
+  CHECK(backend.commits[0][2].type == EventType::kConversationClosed);
+}
+
+TEST_CASE("ingest: duplicates the backend reports are counted in the answer", "[ingest]") {
+  FakeBackend backend;
+  REQUIRE(handle_ingest_request(post(event_json("m1")), IngestSettings{}, backend).result() ==
+          http::status::ok);
+  const std::string body = "[" + event_json("m1") + "," + event_json("m2") + "]";
+  const HttpResponse response = handle_ingest_request(post(body), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::ok);  // a duplicate is acknowledged, not rejected
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 1);
+  CHECK(answer.duplicates == 1);
+  CHECK(answer.rejected.empty());
+}
+
+TEST_CASE("ingest: an empty JSON array is answered 200 with nothing committed", "[ingest]") {
+  FakeBackend backend;
+  const HttpResponse response = handle_ingest_request(post("[]"), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::ok);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 0);
+  CHECK(answer.duplicates == 0);
+  CHECK(answer.rejected.empty());
+  CHECK(backend.commits.empty());
+}
+
+TEST_CASE("ingest: NDJSON skips blank lines and counts indices over the other lines", "[ingest]") {
+  FakeBackend backend;
+  const std::string body = "\n" + event_json("m1") + "\n\n   \n" +
+                           R"({"platform":"tmall","shop":"s1"})" + "\r\n\t\n" + event_json("m2") +
+                           "\r\n" + "not json\n" + event_json("m3");
+  const HttpResponse response =
+      handle_ingest_request(post(body, "application/x-ndjson"), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::unprocessable_entity);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 3);
+  CHECK(answer.duplicates == 0);
+  CHECK(answer.rejected == std::vector<Rejected>{{1, "missing_field", "id"}, {3, "bad_json", ""}});
+  REQUIRE(backend.commits.size() == 1);
+  REQUIRE(backend.commits[0].size() == 3);
+  CHECK(backend.commits[0][0].id == "m1");
+  CHECK(backend.commits[0][1].id == "m2");
+  CHECK(backend.commits[0][2].id == "m3");
+  CHECK(backend.rejected ==
+        std::vector<RejectReason>{RejectReason::kMissingField, RejectReason::kBadJson});
+}
+
+TEST_CASE("ingest: application/ndjson is NDJSON too and one array line is not an event",
+          "[ingest]") {
+  FakeBackend backend;
+  const std::string body = event_json("m1") + "\n[" + event_json("m2") + "]\n";
+  const HttpResponse response =
+      handle_ingest_request(post(body, "application/ndjson"), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::unprocessable_entity);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 1);
+  CHECK(answer.rejected == std::vector<Rejected>{{1, "not_an_object", ""}});
+}
+
+TEST_CASE("ingest: invalid events are answered 422 by index and reason, valid ones still taken",
+          "[ingest]") {
+  FakeBackend backend;
+  const std::string body =
+      "[" + event_json("m1") + "," + R"({"platform":"tmall","shop":"s1"})" + "," +
+      event_json("m3", kNowMs, "taobao") + "," + event_json("m4") + "," +
+      R"({"id":"m5","platform":"tmall","shop":"s1","type":"buyer_message","conversation":"c1","ts":"yesterday"})" +
+      "," + "42" + "]";
+  const HttpResponse response = handle_ingest_request(post(body), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::unprocessable_entity);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 2);
+  CHECK(answer.duplicates == 0);
+  CHECK(answer.rejected == std::vector<Rejected>{{1, "missing_field", "id"},
+                                                 {2, "unknown_platform", "platform"},
+                                                 {4, "bad_field", "ts"},
+                                                 {5, "not_an_object", ""}});
+  REQUIRE(backend.commits.size() == 1);
+  REQUIRE(backend.commits[0].size() == 2);
+  CHECK(backend.commits[0][0].id == "m1");
+  CHECK(backend.commits[0][1].id == "m4");
+  CHECK(backend.rejected ==
+        std::vector<RejectReason>{RejectReason::kMissingField, RejectReason::kUnknownPlatform,
+                                  RejectReason::kBadField, RejectReason::kNotAnObject});
+}
+
+TEST_CASE("ingest: a body of only invalid events is 422 and commits nothing", "[ingest]") {
+  FakeBackend backend;
+  const HttpResponse response =
+      handle_ingest_request(post(event_json("m1", kNowMs, "taobao")), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::unprocessable_entity);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 0);
+  CHECK(answer.rejected == std::vector<Rejected>{{0, "unknown_platform", "platform"}});
+  CHECK(backend.commits.empty());
+}
+
+TEST_CASE("ingest: an event more than max_future_skew ahead of now is too_far_in_future",
+          "[ingest]") {
+  FakeBackend backend;
+  const std::int64_t skew = 5 * 60'000;
+  const std::string body = "[" + event_json("at_limit", kNowMs + skew) + "," +
+                           event_json("past_limit", kNowMs + skew + 1) + "," +
+                           event_json("far", kNowMs + 86'400'000) + "]";
+  const HttpResponse response = handle_ingest_request(post(body), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::unprocessable_entity);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 1);
+  CHECK(answer.rejected ==
+        std::vector<Rejected>{{1, "too_far_in_future", "ts"}, {2, "too_far_in_future", "ts"}});
+  REQUIRE(backend.commits.size() == 1);
+  REQUIRE(backend.commits[0].size() == 1);
+  CHECK(backend.commits[0][0].id == "at_limit");
+  CHECK(backend.rejected ==
+        std::vector<RejectReason>{RejectReason::kTooFarInFuture, RejectReason::kTooFarInFuture});
+
+  // The limit follows the settings and the backend's clock.
+  FakeBackend later;
+  later.clock_now = kNow + std::chrono::hours(1);
+  IngestSettings tight;
+  tight.max_future_skew = std::chrono::seconds(1);
+  const std::string next = "[" + event_json("ok", kNowMs + 3'601'000) + "," +
+                           event_json("ahead", kNowMs + 3'601'001) + "]";
+  const Answer second = answer_of(handle_ingest_request(post(next), tight, later));
+  CHECK(second.accepted == 1);
+  CHECK(second.rejected == std::vector<Rejected>{{1, "too_far_in_future", "ts"}});
+}
+
+TEST_CASE("ingest: only POST /v1/events exists", "[ingest]") {
+  FakeBackend backend;
+  for (const char* target :
+       {"/", "/v1/event", "/v1/events/", "/v1/events/x", "/metrics", "/V1/EVENTS"}) {
+    INFO(target);
+    const HttpResponse response = handle_ingest_request(
+        post(event_json("m1"), "application/json", target), IngestSettings{}, backend);
+    CHECK(response.result() == http::status::not_found);
+    CHECK_FALSE(error_of(response).empty());
+  }
+  CHECK(backend.refused.size() == 6);
+  CHECK(backend.refused[0].first == "not_found");
+  // A query string does not change the path.
+  const HttpResponse with_query =
+      handle_ingest_request(post(event_json("m1"), "application/json", "/v1/events?source=tmall"),
+                            IngestSettings{}, backend);
+  CHECK(with_query.result() == http::status::ok);
+  CHECK(backend.commits.size() == 1);
+}
+
+TEST_CASE("ingest: other methods get 405 with Allow: POST", "[ingest]") {
+  FakeBackend backend;
+  for (const http::verb method : {http::verb::get, http::verb::put, http::verb::delete_,
+                                  http::verb::head, http::verb::patch}) {
+    INFO(http::to_string(method));
+    const HttpResponse response =
+        handle_ingest_request(request(method, "/v1/events", event_json("m1"), "application/json"),
+                              IngestSettings{}, backend);
+    CHECK(response.result() == http::status::method_not_allowed);
+    CHECK(response[http::field::allow] == "POST");
+  }
+  CHECK(backend.refused.size() == 5);
+  CHECK(backend.refused[0] == std::pair<std::string, std::string>{"method_not_allowed", "GET"});
+  CHECK(backend.commits.empty());
+}
+
+TEST_CASE("ingest: a missing or wrong Content-Type gets 415", "[ingest]") {
+  FakeBackend backend;
+  for (const std::optional<std::string>& type :
+       {std::optional<std::string>(), std::optional<std::string>("text/plain"),
+        std::optional<std::string>("application/jsonl"),
+        std::optional<std::string>("application/x-www-form-urlencoded"),
+        std::optional<std::string>("json"), std::optional<std::string>("")}) {
+    INFO(type.value_or("(none)"));
+    const HttpResponse response =
+        handle_ingest_request(post(event_json("m1"), type), IngestSettings{}, backend);
+    CHECK(response.result() == http::status::unsupported_media_type);
+    CHECK_FALSE(error_of(response).empty());
+  }
+  CHECK(backend.commits.empty());
+  CHECK(backend.refused.size() == 6);
+  CHECK(backend.refused[1] ==
+        std::pair<std::string, std::string>{"unsupported_media_type", "text/plain"});
+}
+
+TEST_CASE("ingest: Content-Type parameters and case do not matter", "[ingest]") {
+  FakeBackend backend;
+  int n = 0;
+  for (const char* type :
+       {"application/json; charset=utf-8", "application/json;charset=UTF-8", "Application/JSON",
+        "application/json ; charset=utf-8", "application/x-ndjson; charset=utf-8"}) {
+    INFO(type);
+    const HttpResponse response = handle_ingest_request(
+        post(event_json("m" + std::to_string(n++)), std::string(type)), IngestSettings{}, backend);
+    CHECK(response.result() == http::status::ok);
+    CHECK(answer_of(response).accepted == 1);
+  }
+  CHECK(backend.commits.size() == 5);
+}
+
+TEST_CASE("ingest: an unreadable body gets 400", "[ingest]") {
+  FakeBackend backend;
+  for (const char* body : {"", "   ", "\r\n", "{", "{\"id\":", "not json", "[1,", "42", "\"text\"",
+                           "null", "true", "[] []"}) {
+    INFO("body: " << body);
+    const HttpResponse response = handle_ingest_request(post(body), IngestSettings{}, backend);
+    CHECK(response.result() == http::status::bad_request);
+    CHECK_FALSE(error_of(response).empty());
+  }
+  for (const char* body : {"", " \t ", "\n\n", "\r\n \n"}) {
+    INFO("NDJSON body: " << body);
+    const HttpResponse response =
+        handle_ingest_request(post(body, "application/x-ndjson"), IngestSettings{}, backend);
+    CHECK(response.result() == http::status::bad_request);
+    CHECK(error_of(response) == "empty body");
+  }
+  CHECK(backend.commits.empty());
+  CHECK(backend.rejected.empty());  // refused as a whole, not per event
+  for (const auto& [reason, detail] : backend.refused) CHECK(reason == "unreadable_body");
+}
+
+TEST_CASE("ingest: a signed request is taken when a secret is set", "[ingest]") {
+  FakeBackend backend;
+  IngestSettings settings;
+  settings.secret = "s3cret";
+  const std::string body = "[" + event_json("m1") + "," + event_json("m2") + "]";
+  HttpRequest req = post(body);
+  const std::string timestamp = std::to_string(kNowMs / 1000 - 10);
+  req.set("X-Replywatch-Timestamp", timestamp);
+  req.set("X-Replywatch-Signature", "sha256=" + sign_request("s3cret", timestamp, body));
+  const HttpResponse response = handle_ingest_request(req, settings, backend);
+  CHECK(response.result() == http::status::ok);
+  CHECK(answer_of(response).accepted == 2);
+  CHECK(backend.commits.size() == 1);
+}
+
+TEST_CASE("ingest: every bad signature gets 401 and commits nothing", "[ingest]") {
+  IngestSettings settings;
+  settings.secret = "s3cret";
+  const std::string body = event_json("m1");
+  const std::string now_ts = std::to_string(kNowMs / 1000);
+  const std::string good = "sha256=" + sign_request("s3cret", now_ts, body);
+  std::string upper = good.substr(7);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+
+  struct Case {
+    const char* what;
+    std::optional<std::string> timestamp;
+    std::optional<std::string> signature;
+    std::string body;
+  };
+  const std::string stale_ts = std::to_string(kNowMs / 1000 - 301);
+  const std::string ahead_ts = std::to_string(kNowMs / 1000 + 301);
+  const std::vector<Case> cases = {
+      {"no headers", std::nullopt, std::nullopt, body},
+      {"no signature", now_ts, std::nullopt, body},
+      {"no timestamp", std::nullopt, good, body},
+      {"timestamp not seconds", std::string("soon"), good, body},
+      {"timestamp in milliseconds", std::to_string(kNowMs), good, body},
+      {"stale", stale_ts, "sha256=" + sign_request("s3cret", stale_ts, body), body},
+      {"ahead", ahead_ts, "sha256=" + sign_request("s3cret", ahead_ts, body), body},
+      {"other secret", now_ts, "sha256=" + sign_request("other", now_ts, body), body},
+      {"body changed", now_ts, good, event_json("m2")},
+      {"uppercase hex", now_ts, "sha256=" + upper, body},
+      {"no prefix", now_ts, good.substr(7), body},
+      {"too short", now_ts, good.substr(0, good.size() - 1), body},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    FakeBackend backend;
+    HttpRequest req = post(c.body);
+    if (c.timestamp) req.set("X-Replywatch-Timestamp", *c.timestamp);
+    if (c.signature) req.set("X-Replywatch-Signature", *c.signature);
+    const HttpResponse response = handle_ingest_request(req, settings, backend);
+    CHECK(response.result() == http::status::unauthorized);
+    CHECK_FALSE(error_of(response).empty());
+    CHECK(backend.commits.empty());
+    REQUIRE(backend.refused.size() == 1);
+    CHECK(backend.refused[0].first == "bad_signature");
+  }
+}
+
+TEST_CASE("ingest: without a secret, signature headers are not needed", "[ingest]") {
+  FakeBackend backend;
+  HttpRequest req = post(event_json("m1"));
+  req.set("X-Replywatch-Signature", "sha256=garbage");
+  CHECK(handle_ingest_request(req, IngestSettings{}, backend).result() == http::status::ok);
+}
+
+TEST_CASE("ingest: 503 with Retry-After while the backend is restoring", "[ingest]") {
+  FakeBackend backend;
+  backend.is_ready = false;
+  const HttpResponse response =
+      handle_ingest_request(post(event_json("m1")), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::service_unavailable);
+  CHECK(response[http::field::retry_after] == "1");
+  CHECK_FALSE(error_of(response).empty());
+  CHECK(backend.commits.empty());
+  REQUIRE(backend.refused.size() == 1);
+  CHECK(backend.refused[0].first == "not_ready");
+
+  backend.is_ready = true;
+  CHECK(handle_ingest_request(post(event_json("m1")), IngestSettings{}, backend).result() ==
+        http::status::ok);
+}
+
+TEST_CASE("ingest: 503 when the events cannot be made durable", "[ingest]") {
+  FakeBackend backend;
+  backend.durable = false;
+  const std::string body = "[" + event_json("m1") + "," + event_json("m2", kNowMs, "taobao") + "]";
+  const HttpResponse response = handle_ingest_request(post(body), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::service_unavailable);
+  const boost::json::object answer = json_of(response);
+  CHECK(answer.contains("error"));
+  CHECK_FALSE(answer.contains("accepted"));  // nothing was taken: no per-event answer
+  CHECK(backend.commits.size() == 1);        // it was tried
+
+  // Once the backend is durable again, the retry is taken.
+  backend.durable = true;
+  const HttpResponse retry = handle_ingest_request(post(body), IngestSettings{}, backend);
+  CHECK(retry.result() == http::status::unprocessable_entity);
+  CHECK(answer_of(retry).accepted == 1);
+}
+
+TEST_CASE("ingest: requests refused as a whole never reach commit", "[ingest]") {
+  IngestSettings signed_settings;
+  signed_settings.secret = "s3cret";
+  const std::string good = event_json("m1");
+  const std::vector<std::pair<http::status, HttpRequest>> refused = {
+      {http::status::not_found, post(good, "application/json", "/v2/events")},
+      {http::status::method_not_allowed,
+       request(http::verb::get, "/v1/events", good, "application/json")},
+      {http::status::unsupported_media_type, post(good, "text/plain")},
+      {http::status::bad_request, post("{")},
+      {http::status::bad_request, post("")},
+  };
+  for (const auto& [status, req] : refused) {
+    INFO(static_cast<int>(status));
+    FakeBackend backend;
+    CHECK(handle_ingest_request(req, IngestSettings{}, backend).result() == status);
+    CHECK(backend.commits.empty());
+    CHECK(backend.refused.size() == 1);
+    FakeBackend signed_backend;
+    const HttpResponse signed_response =
+        handle_ingest_request(req, signed_settings, signed_backend);
+    // With a secret, an unsigned request is refused too (404 and 405 come first).
+    if (status == http::status::not_found || status == http::status::method_not_allowed) {
+      CHECK(signed_response.result() == status);
+    } else {
+      CHECK(signed_response.result() == http::status::unauthorized);
+    }
+    CHECK(signed_backend.commits.empty());
+  }
+}
