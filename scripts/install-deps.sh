@@ -8,8 +8,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libyaml-cpp-dev libfmt-dev catch2 libhowardhinnant-date-dev libssl-dev
   libsystemd-dev
-  # promtool, for the test that lints a real scrape
-  prometheus
+  # promtool, for the test that lints a real scrape; systemd-analyze, for the unit's test
+  prometheus systemd
 )
 
 missing=()

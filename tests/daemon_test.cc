@@ -1,5 +1,8 @@
 // Integration tests: the real `replywatch run` on port 0, spoken to over HTTP. These are the
 // only tests that use real time; each keeps its waits short and its bounds generous.
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -651,4 +654,37 @@ TEST_CASE("The daemon's metrics and replay's report agree on the same events", "
             number("rounds"));
     }
   }
+}
+
+TEST_CASE("The daemon tells systemd when it is ready, reloading and stopping", "[daemon]") {
+  TempDir dir("notify");
+  dir.write("rules/testchat.yaml", kTestRules);
+  // A stand-in for systemd's notification socket.
+  const std::string socket_path = (dir.path() / "notify.sock").string();
+  const int notify_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(notify_fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  REQUIRE(socket_path.size() < sizeof address.sun_path);
+  std::copy(socket_path.begin(), socket_path.end(), address.sun_path);
+  REQUIRE(::bind(notify_fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  const timeval wait{5, 0};
+  ::setsockopt(notify_fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  auto next_message = [&] {
+    char buffer[512];
+    const ssize_t n = ::recv(notify_fd, buffer, sizeof buffer, 0);
+    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+  };
+
+  ::setenv("NOTIFY_SOCKET", socket_path.c_str(), 1);
+  DaemonProcess daemon(base_args(dir));
+  ::unsetenv("NOTIFY_SOCKET");
+  CHECK(next_message().starts_with("READY=1"));
+  daemon.signal(SIGHUP);
+  CHECK(next_message() == "RELOADING=1");
+  CHECK(next_message().starts_with("READY=1"));
+  daemon.signal(SIGTERM);
+  CHECK(next_message() == "STOPPING=1");
+  CHECK(daemon.wait_exit(std::chrono::seconds(5)) == 0);
+  ::close(notify_fd);
 }

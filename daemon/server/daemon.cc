@@ -215,6 +215,7 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   Instant restore_started_{};
   std::uint64_t skipped_lines_ = 0;
 
+  Instant started_at_{};
   bool ready_ = false;
   bool stopping_ = false;
   int exit_code_ = 0;
@@ -274,6 +275,7 @@ bool Daemon::Impl::bind(HttpServer& server, const ListenAddress& address, const 
 }
 
 int Daemon::Impl::run() {
+  started_at_ = time_.now();
   std::vector<std::string> problems = validate_config(config_);
   if (config_.ingest_secret_file) {
     std::string error;
@@ -483,7 +485,7 @@ std::string Daemon::Impl::metrics_text() {
     auto engine_families = collect_engine_metrics(*host_, host_->engine().watermark());
     std::move(engine_families.begin(), engine_families.end(), std::back_inserter(families));
   }
-  auto process = collect_process_metrics();
+  auto process = collect_process_metrics(to_seconds(started_at_.time_since_epoch()));
   std::move(process.begin(), process.end(), std::back_inserter(families));
   return prometheus::TextSerializer().Serialize(families);
 }

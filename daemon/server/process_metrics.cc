@@ -52,7 +52,7 @@ std::optional<double> open_fds() {
 
 }  // namespace
 
-std::vector<prometheus::MetricFamily> collect_process_metrics() {
+std::vector<prometheus::MetricFamily> collect_process_metrics(double started_at_seconds) {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> families;
   std::ifstream in("/proc/self/stat");
@@ -77,11 +77,11 @@ std::vector<prometheus::MetricFamily> collect_process_metrics() {
                                 MetricType::Gauge, std::stod(values[kVsize])));
       families.push_back(single("process_resident_memory_bytes", "Resident memory size in bytes.",
                                 MetricType::Gauge, std::stod(values[kRss]) * page));
-      if (const auto boot = boot_time_seconds()) {
-        families.push_back(single("process_start_time_seconds",
-                                  "Start time of the process since unix epoch in seconds.",
-                                  MetricType::Gauge, *boot + std::stod(values[kStart]) / ticks));
-      }
+      const auto boot = boot_time_seconds();
+      families.push_back(
+          single("process_start_time_seconds",
+                 "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
+                 boot ? *boot + std::stod(values[kStart]) / ticks : started_at_seconds));
     }
   }
   if (const auto fds = open_fds()) {

@@ -9,7 +9,8 @@ namespace replywatch::server {
 
 // process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
 // process_start_time_seconds, process_open_fds, process_max_fds. A value that cannot be read is
-// left out rather than reported wrong.
-std::vector<prometheus::MetricFamily> collect_process_metrics();
+// left out rather than reported wrong. The start time comes from /proc/stat's boot time where it
+// is readable and from `started_at_seconds` where it is not (systemd's ProcSubset=pid hides it).
+std::vector<prometheus::MetricFamily> collect_process_metrics(double started_at_seconds);
 
 }  // namespace replywatch::server
