@@ -87,7 +87,7 @@ std::optional<std::string> read_secret(const std::string& path, std::string& err
     return std::nullopt;
   }
   std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())) != 0) {
     secret.pop_back();
   }
   if (secret.empty()) {
@@ -314,7 +314,8 @@ int Daemon::Impl::run() {
         on_http_refusal("ingest", refusal, detail);
       });
   HttpLimits admin_limits = limits;
-  admin_limits.max_body_bytes = 64 * 1024;  // the admin API takes no bodies worth the name
+  admin_limits.max_body_bytes =
+      std::uint64_t{64} * 1024;  // the admin API takes no bodies worth the name
   admin_ = std::make_unique<HttpServer>(
       io_,
       [this](HttpRequest& request) {
@@ -499,7 +500,7 @@ std::optional<boost::json::object> Daemon::Impl::at_risk(const AtRiskQuery& quer
 ReloadOutcome Daemon::Impl::reload(std::string_view trigger) {
   ReloadOutcome outcome;
   if (!ready_ || stopping_) {
-    outcome.errors.push_back(stopping_ ? "shutting down" : "still restoring state");
+    outcome.errors.emplace_back(stopping_ ? "shutting down" : "still restoring state");
     log_.warning("reload ({}) refused: {}", trigger, outcome.errors.back());
     return outcome;
   }

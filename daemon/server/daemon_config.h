@@ -29,7 +29,7 @@ struct DaemonConfig {
   Duration allowed_lateness = std::chrono::seconds(2);
   Duration max_future_skew = std::chrono::minutes(5);
   Duration dedup_retention = std::chrono::hours(24);
-  std::uint64_t max_body_bytes = 16 * 1024 * 1024;
+  std::uint64_t max_body_bytes = std::uint64_t{16} * 1024 * 1024;
   std::uint32_t max_connections = 1024;  // per listener
   Duration read_timeout = std::chrono::seconds(30);
   Duration idle_timeout = std::chrono::seconds(60);

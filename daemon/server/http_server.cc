@@ -26,7 +26,8 @@ namespace {
 // After refusing a request whose body is still arriving, what is left is read and thrown away
 // for at most this long, so the client sees the answer rather than a reset connection.
 constexpr auto kDrainTime = std::chrono::seconds(1);
-constexpr std::size_t kDrainBytes = 64 * 1024 * 1024;
+constexpr std::size_t kDrainBytes = std::size_t{64} * 1024 * 1024;
+constexpr std::size_t kDrainChunk = std::size_t{64} * 1024;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 std::chrono::steady_clock::duration steady(Duration duration) {
@@ -171,7 +172,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     shared_->on_refusal(refusal, peer_);
     HttpResponse response{status, 11};
     response.set(http::field::content_type, "application/json");
-    response.body() = "{\"error\":\"" + std::string(http_refusal_name(refusal)) + "\"}\n";
+    response.body() = R"({"error":")" + std::string(http_refusal_name(refusal)) + "\"}\n";
     send(std::move(response), false, true);
   }
 
@@ -196,7 +197,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
   void drain() {
     stream_.expires_after(kDrainTime);
-    drain_buffer_.resize(64 * 1024);
+    drain_buffer_.resize(kDrainChunk);
     stream_.async_read_some(net::buffer(drain_buffer_),
                             [self = shared_from_this()](beast::error_code error, std::size_t n) {
                               self->drained_ += n;

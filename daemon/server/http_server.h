@@ -20,7 +20,7 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
 struct HttpLimits {
-  std::uint64_t max_body_bytes = 16 * 1024 * 1024;
+  std::uint64_t max_body_bytes = std::uint64_t{16} * 1024 * 1024;
   std::uint32_t max_header_bytes = 16 * 1024;
   std::uint32_t max_connections = 1024;
   Duration read_timeout = std::chrono::seconds(30);  // a request's header and body

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 
@@ -18,10 +19,10 @@ std::error_code last_error() { return {errno, std::system_category()}; }
 
 void append_journal_record(std::string& out, Instant watermark, std::string_view event_json,
                            bool continues_batch) {
-  char digits[24];
-  auto [end, ec] =
-      std::to_chars(digits, digits + sizeof digits, watermark.time_since_epoch().count());
-  out.append(digits, end);
+  std::array<char, 24> digits{};
+  auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(),
+                                 watermark.time_since_epoch().count());
+  out.append(digits.data(), end);
   if (continues_batch) out.push_back('+');
   out.push_back('\t');
   out.append(event_json);

@@ -59,16 +59,19 @@ std::vector<prometheus::MetricFamily> collect_process_metrics(double started_at_
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // The command name may hold spaces and parentheses; the fields start after the last ')'.
   const std::size_t paren = stat.rfind(')');
-  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto page = static_cast<double>(::sysconf(_SC_PAGESIZE));
   if (paren != std::string::npos && ticks > 0 && page > 0) {
     std::istringstream fields(stat.substr(paren + 2));
     std::string field;
     std::vector<std::string> values;
     while (fields >> field) values.push_back(field);
     // Field numbers of proc(5), counted from 3 ("state") at index 0.
-    constexpr std::size_t kUtime = 14 - 3, kStime = 15 - 3, kStart = 22 - 3, kVsize = 23 - 3,
-                          kRss = 24 - 3;
+    constexpr std::size_t kUtime = 14 - 3;
+    constexpr std::size_t kStime = 15 - 3;
+    constexpr std::size_t kStart = 22 - 3;
+    constexpr std::size_t kVsize = 23 - 3;
+    constexpr std::size_t kRss = 24 - 3;
     if (values.size() > kRss) {
       families.push_back(single(
           "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 namespace replywatch::server {
 namespace {
@@ -28,15 +29,15 @@ std::array<unsigned char, kDigestBytes> hmac_sha256(std::string_view secret,
   if (!mac) throw std::runtime_error("OpenSSL has no HMAC");
   std::unique_ptr<EVP_MAC_CTX, MacDeleter> context(EVP_MAC_CTX_new(mac.get()));
   if (!context) throw std::runtime_error("out of memory for HMAC");
-  char digest_name[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+  std::string digest_name = "SHA256";  // OpenSSL's parameter API takes a mutable pointer
+  const std::array<OSSL_PARAM, 2> params = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name.data(), 0),
       OSSL_PARAM_construct_end()};
   // The body is fed in pieces so that a 16 MiB request is never copied to be signed.
   const auto* key = reinterpret_cast<const unsigned char*>(secret.data());
   std::array<unsigned char, kDigestBytes> out{};
   std::size_t length = 0;
-  if (EVP_MAC_init(context.get(), key, secret.size(), params) != 1 ||
+  if (EVP_MAC_init(context.get(), key, secret.size(), params.data()) != 1 ||
       EVP_MAC_update(context.get(), reinterpret_cast<const unsigned char*>(timestamp.data()),
                      timestamp.size()) != 1 ||
       EVP_MAC_update(context.get(), reinterpret_cast<const unsigned char*>("."), 1) != 1 ||
