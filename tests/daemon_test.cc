@@ -688,3 +688,107 @@ TEST_CASE("The daemon tells systemd when it is ready, reloading and stopping", "
   CHECK(daemon.wait_exit(std::chrono::seconds(5)) == 0);
   ::close(notify_fd);
 }
+
+TEST_CASE("Restore skips damaged journal lines and cuts a torn last line", "[daemon]") {
+  TempDir dir("damaged");
+  dir.write("rules/testchat.yaml", kTestRules);
+  const std::int64_t ts = now_ms() - 60'000;
+  std::string journal;
+  journal += std::to_string(ts) + "\t" + event("1", "buyer_message", "s1", "c1", ts) + "\n";
+  journal += "not a record at all\n";
+  // A watermark no clock could give: once, this made the restore spin for ever.
+  journal += "9223372036854775807\t" + event("2", "buyer_message", "s1", "c2", ts) + "\n";
+  journal += std::to_string(ts) + "+\t" + event("3", "agent_message", "s1", "c1", ts + 500) + "\n";
+  journal += std::to_string(ts) + "\t" + R"({"id":"4","platform":"testchat")";  // torn
+  dir.write("data/events.journal", journal);
+
+  DaemonProcess daemon(base_args(dir));
+  daemon.wait_for_log(R"(restored 4 journal record\(s\) in [0-9.]+ s \(2 skipped\))");
+  CHECK(daemon.log().find("dropping") != std::string::npos);
+  const auto samples = scrape(daemon);
+  CHECK(value_or(samples, series("replywatch_sla_rounds_total", "s1", "reply_2s")) == 1);
+  CHECK(value_or(samples, series("replywatch_sla_breaches_total", "s1", "reply_2s")) == 0);
+  // The journal goes on from whole lines: a new event lands after the cut.
+  CHECK(http_call(daemon.ingest_port(), "POST", "/v1/events",
+                  event("5", "buyer_message", "s1", "c5", now_ms()), kJson)
+            .status == 200);
+  std::ifstream in(dir.path() / "data/events.journal");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find(R"({"id":"4")") == std::string::npos);
+  CHECK(text.ends_with("}\n"));
+}
+
+TEST_CASE("A client trickling its header loses its connection after the read timeout", "[daemon]") {
+  TempDir dir("slow");
+  dir.write("rules/testchat.yaml", kTestRules);
+  auto args = base_args(dir);
+  args.insert(args.end(), {"--read-timeout", "1s", "--idle-timeout", "10s"});
+  DaemonProcess daemon(args);
+  HttpClient slow(daemon.ingest_port());
+  const std::string head = "POST /v1/events HTTP/1.1\r\nHost: x\r\n";
+  const auto started = Clock::now();
+  boost::system::error_code error;
+  for (char c : head) {
+    boost::asio::write(slow.socket(), boost::asio::buffer(&c, 1), error);
+    if (error) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!error) {
+    std::string answer(256, '\0');
+    slow.socket().read_some(boost::asio::buffer(answer), error);
+  }
+  // Cut about a second after its first byte, long before its header could have been complete.
+  CHECK(error);
+  CHECK(Clock::now() - started < std::chrono::milliseconds(2500));
+  CHECK(eventually(
+      [&] {
+        return value_or(
+                   scrape(daemon),
+                   R"(replywatch_http_requests_refused_total{listener="ingest",reason="timeout"})") ==
+               1;
+      },
+      std::chrono::seconds(2)));
+}
+
+TEST_CASE("At the connection cap an idle connection makes room; busy ones get 503", "[daemon]") {
+  TempDir dir("cap");
+  dir.write("rules/testchat.yaml", kTestRules);
+  auto args = base_args(dir);
+  args.insert(args.end(), {"--max-connections", "2"});
+  DaemonProcess daemon(args);
+  const auto port = daemon.ingest_port();
+  HttpClient first(port);
+  HttpClient second(port);
+  REQUIRE(
+      first.request("POST", "/v1/events", event("1", "buyer_message", "s1", "c1", now_ms()), kJson)
+          .status == 200);
+  REQUIRE(
+      second.request("POST", "/v1/events", event("2", "buyer_message", "s1", "c2", now_ms()), kJson)
+          .status == 200);
+  // Both are idle keep-alive connections now: a third client still gets in.
+  CHECK(http_call(port, "POST", "/v1/events", event("3", "buyer_message", "s1", "c3", now_ms()),
+                  kJson)
+            .status == 200);
+
+  // Two connections in the middle of a request are not idle: the next one is turned away.
+  // (Each is given time to send its first bytes; until then it would count as idle itself.)
+  HttpClient busy_a(port);
+  boost::asio::write(busy_a.socket(), boost::asio::buffer(std::string("POST /v1/events HT")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  HttpClient busy_b(port);
+  boost::asio::write(busy_b.socket(), boost::asio::buffer(std::string("POST /v1/events HT")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  HttpClient refused(port);
+  std::string answer(256, '\0');
+  boost::system::error_code error;
+  const std::size_t n = refused.socket().read_some(boost::asio::buffer(answer), error);
+  CHECK(answer.substr(0, n).starts_with("HTTP/1.1 503"));
+  CHECK(eventually(
+      [&] {
+        return value_or(
+                   scrape(daemon),
+                   R"(replywatch_http_requests_refused_total{listener="ingest",reason="connection_cap"})") >=
+               1;
+      },
+      std::chrono::seconds(2)));
+}

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,8 +110,12 @@ int run_daemon(const std::vector<std::string>& args) {
   }
   const server::SystemTimeSource time;
   const server::Logger log(time);
-  server::Daemon daemon(std::move(config), time, log);
-  return daemon.run();
+  // Never destroyed: with millions of dedup ids, freeing the engine alone can outlast the 5 s a
+  // graceful stop has. Everything acknowledged is already on disk, so the exit skips teardown.
+  auto* daemon = new server::Daemon(std::move(config), time, log);
+  const int code = daemon->run();
+  std::fflush(stderr);
+  std::_Exit(code);
 }
 
 }  // namespace replywatch::cli

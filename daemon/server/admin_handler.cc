@@ -78,7 +78,7 @@ HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& back
     return json_response(request, http::status::ok,
                          boost::json::object{{"status", "success"},
                                              {"platforms", outcome.platforms},
-                                             {"journal_events", outcome.journal_events}});
+                                             {"state", "rebuilding from the journal"}});
   }
   if (path == "/v1/at-risk") {
     if (!get) return method_not_allowed("GET");

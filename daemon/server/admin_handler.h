@@ -17,7 +17,6 @@ struct ReloadOutcome {
   bool ok = false;
   std::vector<std::string> errors;  // FILE:LINE:COL: message, or why nothing was tried
   std::size_t platforms = 0;
-  std::uint64_t journal_events = 0;  // events the new state was rebuilt from
 };
 
 class AdminBackend {
@@ -26,6 +25,8 @@ class AdminBackend {
   virtual bool ready() const = 0;
   // Prometheus text format 0.0.4.
   virtual std::string metrics_text() = 0;
+  // Validates every rule file; on success the new rules take effect once the state has been
+  // rebuilt under them from the journal, while the old ones keep serving.
   virtual ReloadOutcome reload(std::string_view trigger) = 0;
   // Nothing while not ready.
   virtual std::optional<boost::json::object> at_risk(const AtRiskQuery& query) = 0;

@@ -29,6 +29,13 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
+// What of a client's text an error message may echo: printable ASCII, so the JSON stays valid.
+std::string printable(std::string_view text) {
+  std::string shown;
+  for (const char c : text.substr(0, 64)) shown.push_back(c >= 0x20 && c < 0x7F ? c : '?');
+  return shown;
+}
+
 struct Candidate {
   Instant due;
   bool at_risk;
@@ -48,7 +55,7 @@ std::optional<std::string> parse_at_risk_query(std::string_view query, AtRiskQue
     const std::string_view key = pair.substr(0, eq);
     const auto value =
         percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
-    if (!value) return "bad percent-encoding in " + std::string(key);
+    if (!value) return "bad percent-encoding in " + printable(key);
     if (key == "platform") {
       out.platform = *value;
     } else if (key == "shop") {
@@ -67,7 +74,7 @@ std::optional<std::string> parse_at_risk_query(std::string_view query, AtRiskQue
       }
       out.at_risk_only = *value == "true" || *value == "1";
     } else {
-      return "unknown parameter " + std::string(key) +
+      return "unknown parameter " + printable(key) +
              " (known: platform, shop, limit, at_risk_only)";
     }
   }

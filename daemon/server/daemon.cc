@@ -179,8 +179,11 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   bool open_data_directory();
   bool bind(HttpServer& server, const ListenAddress& address, const char* name);
   void wait_for_signal();
-  void restore_step();
+  struct Rebuild;
+  bool start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger);
+  void rebuild_step(const Rebuild* expected);
   void finish_restore();
+  void finish_reload();
   void advance_to_now();
   void arm_engine_timer();
   void shutdown(const char* why);
@@ -209,11 +212,18 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   int lock_fd_ = -1;
   JournalWriter journal_;
 
-  // Restore in progress.
-  std::unique_ptr<EngineHost> restoring_;
-  std::unique_ptr<JournalReader> restore_reader_;
-  Instant restore_started_{};
-  std::uint64_t skipped_lines_ = 0;
+  // A new host being built from the journal, a bounded number of lines per turn of the event
+  // loop: on start (the daemon is not ready until it is done) and on reload (the old host serves
+  // meanwhile). A newer reload replaces an unfinished one.
+  struct Rebuild {
+    std::shared_ptr<const RuleSet> rules;
+    std::unique_ptr<EngineHost> host;
+    JournalReader reader;
+    std::string trigger;  // "start", "SIGHUP", "POST /-/reload"
+    Instant started{};
+    std::uint64_t skipped = 0;
+  };
+  std::unique_ptr<Rebuild> rebuild_;
 
   Instant started_at_{};
   bool ready_ = false;
@@ -334,14 +344,7 @@ int Daemon::Impl::run() {
   admin_->start();
   wait_for_signal();
 
-  restoring_ = new_host(rules_);
-  restore_reader_ = std::make_unique<JournalReader>();
-  if (const std::error_code error = restore_reader_->open(journal_path_)) {
-    log_.error("cannot read the journal {}: {}", journal_path_, error.message());
-    return 1;
-  }
-  restore_started_ = time_.now();
-  net::post(io_, [this] { restore_step(); });
+  if (!start_rebuild(rules_, "start")) return 1;
 
   for (;;) {
     try {
@@ -356,45 +359,75 @@ int Daemon::Impl::run() {
   return exit_code_;
 }
 
-void Daemon::Impl::restore_step() {
-  if (stopping_) return;
+bool Daemon::Impl::start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger) {
+  auto rebuild = std::make_unique<Rebuild>();
+  if (const std::error_code error = rebuild->reader.open(journal_path_)) {
+    log_.error("cannot read the journal {}: {}", journal_path_, error.message());
+    return false;
+  }
+  rebuild->host = new_host(rules);
+  rebuild->rules = std::move(rules);
+  rebuild->trigger = std::move(trigger);
+  rebuild->started = time_.now();
+  rebuild_ = std::move(rebuild);
+  net::post(io_, [this, expected = rebuild_.get()] { rebuild_step(expected); });
+  return true;
+}
+
+void Daemon::Impl::rebuild_step(const Rebuild* expected) {
+  if (stopping_ || rebuild_.get() != expected) return;  // superseded by a newer reload
+  Rebuild& rebuild = *rebuild_;
   std::error_code error;
-  const bool more = restore_reader_->read(
+  // Lines appended meanwhile are read too: the end is the file's end at the last turn, and
+  // nothing is appended between that read and the swap, which happen in the same turn.
+  const bool more = rebuild.reader.read(
       kRestoreLinesPerTurn,
       [&](std::string_view line, std::uint64_t number) {
-        const JournalLineResult result = restoring_->replay_journal_line(line);
+        const JournalLineResult result = rebuild.host->replay_journal_line(line);
         if (result == JournalLineResult::kCorrupt) {
-          if (++skipped_lines_ <= kCorruptLinesLogged) {
+          if (++rebuild.skipped <= kCorruptLinesLogged) {
             log_.warning("{}:{}: not a journal record; skipped", journal_path_, number);
           }
         } else if (result == JournalLineResult::kUnknownPlatform) {
-          ++skipped_lines_;
+          ++rebuild.skipped;
         }
       },
       error);
   if (error) {
     log_.error("reading the journal {} failed: {}", journal_path_, error.message());
-    exit_code_ = 1;
-    shutdown("journal unreadable");
+    if (rebuild.trigger == "start") {
+      exit_code_ = 1;
+      shutdown("journal unreadable");
+    } else {
+      reload_successful_.Set(0);
+      log_.error("reload ({}) abandoned; the old rules stay in force", rebuild.trigger);
+      rebuild_.reset();
+      notify_systemd("READY=1");
+    }
     return;
   }
   if (more) {
-    net::post(io_, [this] { restore_step(); });
+    net::post(io_, [this, expected] { rebuild_step(expected); });
     return;
   }
-  finish_restore();
+  if (rebuild.trigger == "start") {
+    finish_restore();
+  } else {
+    finish_reload();
+  }
 }
 
 void Daemon::Impl::finish_restore() {
+  Rebuild& rebuild = *rebuild_;
   // A line cut short by a crash was never acknowledged; cut it off so the next append starts
   // on a line of its own.
   std::error_code size_error;
   const std::uintmax_t size = std::filesystem::file_size(journal_path_, size_error);
-  if (!size_error && size > restore_reader_->complete_bytes()) {
+  if (!size_error && size > rebuild.reader.complete_bytes()) {
     log_.warning("{}: dropping {} byte(s) of an unfinished last record", journal_path_,
-                 size - restore_reader_->complete_bytes());
+                 size - rebuild.reader.complete_bytes());
     if (const std::error_code error =
-            truncate_journal(journal_path_, restore_reader_->complete_bytes())) {
+            truncate_journal(journal_path_, rebuild.reader.complete_bytes())) {
       log_.error("cannot truncate {}: {}", journal_path_, error.message());
       exit_code_ = 1;
       shutdown("journal unwritable");
@@ -407,15 +440,40 @@ void Daemon::Impl::finish_restore() {
     shutdown("journal unwritable");
     return;
   }
-  const std::uint64_t lines = restore_reader_->lines_read();
-  restore_reader_.reset();
-  host_ = std::move(restoring_);
+  const std::uint64_t lines = rebuild.reader.lines_read();
+  const std::uint64_t skipped = rebuild.skipped;
+  const double seconds = to_seconds(time_.now() - rebuild.started);
+  host_ = std::move(rebuild.host);
+  rebuild_.reset();
   advance_to_now();
   ready_ = true;
-  const double seconds = to_seconds(time_.now() - restore_started_);
   log_.info("restored {} journal record(s) in {:.3f} s ({} skipped); ready", lines, seconds,
-            skipped_lines_);
+            skipped);
   notify_systemd("READY=1\nSTATUS=ready");
+  arm_engine_timer();
+}
+
+void Daemon::Impl::finish_reload() {
+  Rebuild& rebuild = *rebuild_;
+  rebuild.host->engine().advance(time_.now() - config_.allowed_lateness);
+  for (const auto& [platform, counts] : unjournaled_) {
+    if (const PlatformRules* kept = rebuild.rules->find(platform)) {
+      rebuild.host->add_counts(static_cast<std::uint32_t>(kept - rebuild.rules->platforms.data()),
+                               counts);
+    }
+  }
+  rules_ = rebuild.rules;
+  host_ = std::move(rebuild.host);
+  reload_successful_.Set(1);
+  reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+  log_.info(
+      "reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
+      "in {:.3f} s",
+      rules_->platforms.size(), rebuild.trigger, rebuild.reader.lines_read(), rebuild.skipped,
+      to_seconds(time_.now() - rebuild.started));
+  rebuild_.reset();
+  notify_systemd("READY=1");
+  engine_timer_.cancel();
   arm_engine_timer();
 }
 
@@ -436,7 +494,11 @@ void Daemon::Impl::arm_engine_timer() {
   engine_timer_.expires_after(wait);
   engine_timer_.async_wait([this](boost::system::error_code error) {
     if (error) return;  // cancelled: re-armed by whoever cancelled it
-    advance_to_now();
+    try {
+      advance_to_now();
+    } catch (const std::exception& failure) {
+      log_.error("internal error while advancing the engine: {}", failure.what());
+    }
     arm_engine_timer();
   });
 }
@@ -515,68 +577,32 @@ ReloadOutcome Daemon::Impl::reload(std::string_view trigger) {
     log_.error("reload refused: {} error(s); the old rules stay in force", loaded.errors.size());
     return outcome;
   }
-  notify_systemd("RELOADING=1");
-  const Instant started = time_.now();
-  auto rules = std::make_shared<const RuleSet>(std::move(loaded.rules));
   // The state under the new rules is what they would have made of every event kept: the
-  // journal read back through a fresh engine, the same way a restart restores it.
-  auto host = new_host(rules);
-  JournalReader reader;
-  std::error_code error = reader.open(journal_path_);
-  std::uint64_t skipped = 0;
-  if (!error) {
-    while (reader.read(
-        kRestoreLinesPerTurn,
-        [&](std::string_view line, std::uint64_t) {
-          const auto result = host->replay_journal_line(line);
-          if (result == JournalLineResult::kCorrupt ||
-              result == JournalLineResult::kUnknownPlatform) {
-            ++skipped;
-          }
-        },
-        error)) {
-    }
-  }
-  if (error) {
-    outcome.errors.push_back("reading the journal failed: " + error.message());
-    log_.error("reload refused: {}; the old rules stay in force", outcome.errors.back());
+  // journal read back through a fresh engine, the same way a restart restores it. The old rules
+  // and state serve until that is done.
+  if (rebuild_) log_.info("an unfinished reload ({}) is superseded", rebuild_->trigger);
+  auto rules = std::make_shared<const RuleSet>(std::move(loaded.rules));
+  outcome.platforms = rules->platforms.size();
+  if (!start_rebuild(std::move(rules), std::string(trigger))) {
+    outcome.errors.emplace_back("cannot read the journal");
     reload_successful_.Set(0);
-    notify_systemd("READY=1");
     return outcome;
   }
-  host->engine().advance(time_.now() - config_.allowed_lateness);
-  for (const auto& [platform, counts] : unjournaled_) {
-    if (const PlatformRules* kept = rules->find(platform)) {
-      host->add_counts(static_cast<std::uint32_t>(kept - rules->platforms.data()), counts);
-    }
-  }
-  rules_ = rules;
-  host_ = std::move(host);
-  reload_successful_.Set(1);
-  reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+  notify_systemd("RELOADING=1");
   outcome.ok = true;
-  outcome.platforms = rules_->platforms.size();
-  outcome.journal_events = reader.lines_read();
-  log_.info(
-      "reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
-      "in {:.3f} s",
-      outcome.platforms, trigger, outcome.journal_events, skipped,
-      to_seconds(time_.now() - started));
-  notify_systemd("READY=1");
-  engine_timer_.cancel();
-  arm_engine_timer();
   return outcome;
 }
 
 void Daemon::Impl::wait_for_signal() {
   signals_.async_wait([this](boost::system::error_code error, int signal) {
     if (error) return;
+    // Listening again comes first, so a reload that throws cannot leave SIGTERM unheard.
+    wait_for_signal();
     if (signal == SIGHUP) {
       reload("SIGHUP");
     } else {
       shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
     }
-    wait_for_signal();
   });
 }
 

@@ -60,7 +60,12 @@ OfferResult EngineHost::offer(Event event) {
 
 JournalLineResult EngineHost::replay_journal_line(std::string_view line) {
   const auto record = parse_journal_record(line);
-  if (!record) return JournalLineResult::kCorrupt;
+  // A watermark no event could have produced is damage, and advancing to it would make the
+  // engine walk service-hours boundaries for millennia.
+  if (!record || record->watermark.time_since_epoch().count() < 0 ||
+      record->watermark.time_since_epoch().count() > kMaxEpochMillis) {
+    return JournalLineResult::kCorrupt;
+  }
   bool unknown_platform = false;
   auto decoded = decode_event_text(record->event_json, [&](std::string_view platform) {
     if (rules_->find(platform) != nullptr) return true;

@@ -29,6 +29,7 @@ constexpr auto kDrainTime = std::chrono::seconds(1);
 constexpr std::size_t kDrainBytes = std::size_t{64} * 1024 * 1024;
 constexpr std::size_t kDrainChunk = std::size_t{64} * 1024;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+constexpr std::size_t kFirstRead = 4096;
 
 std::chrono::steady_clock::duration steady(Duration duration) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration);
@@ -80,27 +81,46 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     read_header();
   }
 
+  // Between requests, before a byte of the next one has come.
+  bool idle() const { return waiting_for_request_; }
+
   void stop() {
     closing_ = true;
     // A connection between requests has nothing in flight: close it now. One in the middle of
     // a request finishes it first (on_write closes it).
-    if (waiting_for_request_) stream_.close();
+    if (waiting_for_request_) {
+      waiting_for_request_ = false;  // no longer a candidate for eviction
+      stream_.close();
+    }
   }
 
  private:
+  // A connection may sit idle for idle_timeout; once a request's first byte is in, its header
+  // and body must arrive within read_timeout each, so trickling bytes cannot hold a slot long.
   void read_header() {
     if (closing_ || shared_->stopping) return close();
-    waiting_for_request_ = true;
     parser_.emplace();
     parser_->header_limit(shared_->limits.max_header_bytes);
     parser_->body_limit(shared_->limits.max_body_bytes);
+    if (buffer_.size() > 0) return read_rest_of_header();  // pipelined: already here
+    waiting_for_request_ = true;
     stream_.expires_after(steady(shared_->limits.idle_timeout));
+    stream_.async_read_some(buffer_.prepare(kFirstRead),
+                            [self = shared_from_this()](beast::error_code error, std::size_t n) {
+                              self->waiting_for_request_ = false;
+                              if (error) return self->on_read_error(error);
+                              self->buffer_.commit(n);
+                              self->read_rest_of_header();
+                            });
+  }
+
+  void read_rest_of_header() {
+    stream_.expires_after(steady(shared_->limits.read_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code error, std::size_t /*bytes*/) {
-    waiting_for_request_ = false;
     if (error) return on_read_error(error);
     const auto length = parser_->content_length();
     if (length && *length > shared_->limits.max_body_bytes) {
@@ -150,8 +170,9 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     }
     if (error == beast::error::timeout) {
       // Quiet between requests is normal keep-alive; a request cut off half-way is not.
-      if (parser_ && parser_->got_some()) {
-        return refuse(http::status::request_timeout, HttpRefusal::kTimeout);
+      // The stream closed itself on expiry; there is no answering, only counting.
+      if (parser_ && (parser_->got_some() || buffer_.size() > 0)) {
+        shared_->on_refusal(HttpRefusal::kTimeout, peer_);
       }
       return close();
     }
@@ -266,17 +287,43 @@ void HttpServer::accept() {
       });
       return;
     }
-    if (shared->sessions.size() >= shared->limits.max_connections) {
-      beast::error_code ignored;
-      const auto remote = socket.remote_endpoint(ignored);
-      shared->on_refusal(HttpRefusal::kConnectionCap,
-                         remote.address().to_string() + ":" + std::to_string(remote.port()));
-      socket.close(ignored);
-    } else {
-      std::make_shared<Session>(std::move(socket), shared)->run();
-    }
+    // Accepting again comes first, so nothing below can leave the listener deaf.
     accept();
+    if (shared->sessions.size() >= shared->limits.max_connections && !evict_idle(*shared)) {
+      refuse_at_cap(std::move(socket), *shared);
+      return;
+    }
+    try {
+      std::make_shared<Session>(std::move(socket), shared)->run();
+    } catch (const std::exception& failure) {
+      shared->on_refusal(HttpRefusal::kInternalError, failure.what());
+    }
   });
+}
+
+bool HttpServer::evict_idle(Shared& shared) {
+  for (auto& [key, weak] : shared.sessions) {
+    if (auto session = weak.lock(); session && session->idle()) {
+      session->stop();
+      return true;
+    }
+  }
+  return false;
+}
+
+void HttpServer::refuse_at_cap(tcp::socket socket, Shared& shared) {
+  beast::error_code ignored;
+  const auto remote = socket.remote_endpoint(ignored);
+  shared.on_refusal(HttpRefusal::kConnectionCap,
+                    remote.address().to_string() + ":" + std::to_string(remote.port()));
+  // The socket is new and its send buffer empty: this short answer goes out without blocking.
+  static constexpr std::string_view kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n";
+  socket.non_blocking(true, ignored);
+  socket.write_some(net::buffer(kBusy.data(), kBusy.size()), ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
 }
 
 void HttpServer::stop() {

@@ -67,6 +67,9 @@ class HttpServer {
   struct Shared;
   class Session;
   void accept();
+  // At the cap: a connection waiting for its next request gives its place to a new one.
+  static bool evict_idle(Shared& shared);
+  static void refuse_at_cap(boost::asio::ip::tcp::socket socket, Shared& shared);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;

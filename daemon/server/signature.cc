@@ -94,7 +94,9 @@ SignatureCheck verify_request(std::string_view secret, std::string_view timestam
   if (ec != std::errc{} || ptr != end || seconds < 0 || timestamp_header.size() > 12) {
     return SignatureCheck::kBadTimestamp;
   }
-  const auto skew = now.time_since_epoch() - std::chrono::seconds(seconds);
+  // Whole seconds on both sides: a timestamp exactly 300 s away is still inside the window.
+  const auto skew = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()) -
+                    std::chrono::seconds(seconds);
   if (skew > kSignatureWindow || skew < -kSignatureWindow) return SignatureCheck::kStale;
 
   const std::string expected = to_hex(hmac_sha256(secret, timestamp_header, body));
