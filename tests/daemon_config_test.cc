@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "replywatch/time.h"
+#include "temp_dir.h"
 
 using replywatch::Duration;
 using replywatch::server::apply_setting;
@@ -27,31 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::path(REPLYWATCH_TEST_DATA_DIR) /
-              ("daemon_config_test-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string path = (path_ / name).string();
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    return path;
-  }
-
- private:
-  fs::path path_;
-};
+using rwtest::TempDir;
 
 bool same_config(const DaemonConfig& a, const DaemonConfig& b) {
   return a.rules == b.rules && a.data == b.data && a.ingest_listen.host == b.ingest_listen.host &&

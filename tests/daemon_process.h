@@ -27,39 +27,11 @@
 #include <thread>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace rwtest {
 
 using Clock = std::chrono::steady_clock;
-
-// A fresh directory under the build tree, removed when the object goes.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name) {
-    static int counter = 0;
-    path_ = std::filesystem::path(REPLYWATCH_TEST_DATA_DIR) /
-            (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
-  void write(const std::string& relative, const std::string& content) const {
-    const auto file = path_ / relative;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct HttpReply {
   int status = 0;

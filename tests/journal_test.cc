@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "replywatch/time.h"
+#include "temp_dir.h"
 
 using replywatch::Duration;
 using replywatch::Instant;
@@ -27,27 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the build tree's test data directory, removed at the end.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::path(REPLYWATCH_TEST_DATA_DIR) /
-              ("journal_test-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using rwtest::TempDir;
 
 struct Line {
   std::string text;
