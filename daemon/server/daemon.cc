@@ -46,7 +46,7 @@ namespace {
 
 // Journal lines applied per turn of the event loop while restoring, so /-/healthy and
 // /-/ready keep answering.
-constexpr std::size_t kRestoreLinesPerTurn = 20'000;
+constexpr std::size_t kRestoreLinesPerTurn = 4'096;
 // The engine's timer is re-armed at least this often, so a wall-clock step is noticed.
 constexpr Duration kMaxTimerWait = std::chrono::seconds(10);
 // Shutdown finishes in-flight requests for at most this long; the unit allows 5 s in all.
