@@ -455,7 +455,6 @@ void Daemon::Impl::finish_restore() {
 
 void Daemon::Impl::finish_reload() {
   Rebuild& rebuild = *rebuild_;
-  rebuild.host->engine().advance(time_.now() - config_.allowed_lateness);
   for (const auto& [platform, counts] : unjournaled_) {
     if (const PlatformRules* kept = rebuild.rules->find(platform)) {
       rebuild.host->add_counts(static_cast<std::uint32_t>(kept - rebuild.rules->platforms.data()),
@@ -464,6 +463,7 @@ void Daemon::Impl::finish_reload() {
   }
   rules_ = rebuild.rules;
   host_ = std::move(rebuild.host);
+  advance_to_now();
   reload_successful_.Set(1);
   reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
   log_.info(
@@ -473,7 +473,6 @@ void Daemon::Impl::finish_reload() {
       to_seconds(time_.now() - rebuild.started));
   rebuild_.reset();
   notify_systemd("READY=1");
-  engine_timer_.cancel();
   arm_engine_timer();
 }
 
