@@ -62,24 +62,6 @@ constexpr std::array<std::string_view, 14> kRefusalReasons = {
     "body_too_large",         "header_too_large", "malformed",          "timeout",
     "connection_cap",         "bad_query"};
 
-std::string_view refusal_reason(HttpRefusal refusal) {
-  switch (refusal) {
-    case HttpRefusal::kConnectionCap:
-      return "connection_cap";
-    case HttpRefusal::kBodyTooLarge:
-      return "body_too_large";
-    case HttpRefusal::kHeaderTooLarge:
-      return "header_too_large";
-    case HttpRefusal::kMalformed:
-      return "malformed";
-    case HttpRefusal::kTimeout:
-      return "timeout";
-    case HttpRefusal::kInternalError:
-      return "internal_error";
-  }
-  return "malformed";
-}
-
 std::optional<std::string> read_secret(const std::string& path, std::string& error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -659,7 +641,7 @@ void Daemon::Impl::on_http_refusal(std::string_view listener, HttpRefusal refusa
     log_.error("{}: internal error while handling a request: {}", listener, detail);
     return;
   }
-  refuse(listener, refusal_reason(refusal), http_refusal_name(refusal), detail);
+  refuse(listener, http_refusal_reason(refusal), http_refusal_name(refusal), detail);
 }
 
 Daemon::Daemon(DaemonConfig config, const TimeSource& time, const Logger& log)

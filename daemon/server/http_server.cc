@@ -1,5 +1,6 @@
 #include "http_server.h"
 
+#include <array>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -37,22 +38,31 @@ std::chrono::steady_clock::duration steady(Duration duration) {
 
 }  // namespace
 
+namespace {
+
+struct RefusalText {
+  std::string_view reason;       // metric label value
+  std::string_view description;  // for the client and the log
+};
+
+// In the order of HttpRefusal.
+constexpr std::array<RefusalText, 6> kRefusalTexts = {{
+    {"connection_cap", "connection cap reached"},
+    {"body_too_large", "body too large"},
+    {"header_too_large", "header too large"},
+    {"malformed", "malformed request"},
+    {"timeout", "request not received in time"},
+    {"internal_error", "internal error"},
+}};
+
+}  // namespace
+
 std::string_view http_refusal_name(HttpRefusal refusal) {
-  switch (refusal) {
-    case HttpRefusal::kConnectionCap:
-      return "connection cap reached";
-    case HttpRefusal::kBodyTooLarge:
-      return "body too large";
-    case HttpRefusal::kHeaderTooLarge:
-      return "header too large";
-    case HttpRefusal::kMalformed:
-      return "malformed request";
-    case HttpRefusal::kTimeout:
-      return "request not received in time";
-    case HttpRefusal::kInternalError:
-      return "internal error";
-  }
-  return "refused";
+  return kRefusalTexts.at(static_cast<std::size_t>(refusal)).description;
+}
+
+std::string_view http_refusal_reason(HttpRefusal refusal) {
+  return kRefusalTexts.at(static_cast<std::size_t>(refusal)).reason;
 }
 
 struct HttpServer::Shared {

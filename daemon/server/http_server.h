@@ -37,7 +37,10 @@ enum class HttpRefusal {
   kInternalError,  // the handler threw; answered 500
 };
 
+// What to tell the client and the log.
 std::string_view http_refusal_name(HttpRefusal refusal);
+// The `reason` label value of replywatch_http_requests_refused_total.
+std::string_view http_refusal_reason(HttpRefusal refusal);
 
 class HttpServer {
  public:
