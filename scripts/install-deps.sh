@@ -10,6 +10,8 @@ packages=(
   libsystemd-dev
   # promtool, for the test that lints a real scrape; systemd-analyze, for the unit's test
   prometheus systemd
+  # bench/: Google Benchmark for the engine figures, python3 for the live daemon's figures
+  libbenchmark-dev python3
 )
 
 missing=()

@@ -118,20 +118,20 @@ TEST_CASE("engine: sessions: conversation_closed starts a new session", "[engine
   CHECK(s1[1].effect.at == T("2026-11-20T10:06:00+08:00"));
 }
 
-TEST_CASE("engine: sessions: a round open across a new session; the next round is its first",
+TEST_CASE("engine: sessions: a decided round is retired by a new session, which starts its own",
           "[engine][sessions]") {
   Harness h(rules_from_yaml(kYaml));
   h.offer_all({
-      // s1: round 10:00 never answered in time (breached 10:03, still open); closed at 10:05;
-      // 10:06 begins a new session but the round is still open, so no new round; the agent
-      // answers it at 10:07; 10:08 starts the new session's first round, breached 10:11
+      // s1: round 10:00 never answered (breached 10:03 by all three SLAs); closed at 10:05; 10:06
+      // begins a new session, which retires it and starts a first round, answered at 10:07; 10:08
+      // is the same session's second round, breached 10:11 by every_counted only
       buyer("b1", "s1", "c1", T("2026-11-20T10:00:00+08:00")),
       closed("x1", "s1", "c1", T("2026-11-20T10:05:00+08:00")),
       buyer("b2", "s1", "c1", T("2026-11-20T10:06:00+08:00")),
       agent_msg("a1", "s1", "c1", T("2026-11-20T10:07:00+08:00")),
       buyer("b3", "s1", "c1", T("2026-11-20T10:08:00+08:00")),
-      // s2: the same through idleness: 11:00 is 60m after 10:00; 11:02 is the new session's
-      // first round, met at 11:03
+      // s2: the same through idleness: 11:00 is 60m after 10:00, a new first round, answered at
+      // 11:01; 11:02 is not first
       buyer("b1", "s2", "c1", T("2026-11-20T10:00:00+08:00")),
       buyer("b2", "s2", "c1", T("2026-11-20T11:00:00+08:00")),
       agent_msg("a1", "s2", "c1", T("2026-11-20T11:01:00+08:00")),
@@ -141,19 +141,22 @@ TEST_CASE("engine: sessions: a round open across a new session; the next round i
   const Instant until = T("2026-11-20T12:00:00+08:00");
   h.engine.advance_through(until);
   CHECK(h.fig(until, "s1", "first_counted").rounds == 2);
-  CHECK(h.fig(until, "s1", "first_counted").breaches == 2);
-  CHECK(h.fig(until, "s1", "every_counted").rounds == 2);
+  CHECK(h.fig(until, "s1", "first_counted").breaches == 1);
+  CHECK(h.fig(until, "s1", "every_counted").rounds == 3);
+  CHECK(h.fig(until, "s1", "every_counted").breaches == 2);
+  CHECK(h.fig(until, "s1", "first_human").rounds == 2);
   const auto s1 = h.sink.decided_for("s1", 0);
   REQUIRE(s1.size() == 2);
   CHECK(s1[0].effect.start == T("2026-11-20T10:00:00+08:00"));
-  CHECK(s1[1].effect.start == T("2026-11-20T10:08:00+08:00"));
-  CHECK(s1[1].effect.at == T("2026-11-20T10:11:00+08:00"));
+  CHECK(s1[1].effect.start == T("2026-11-20T10:06:00+08:00"));
+  CHECK(s1[1].effect.met);
 
   CHECK(h.fig(until, "s2", "first_counted").rounds == 2);
   CHECK(h.fig(until, "s2", "first_counted").breaches == 1);  // only the 10:00 round
+  CHECK(h.fig(until, "s2", "every_counted").rounds == 3);
   const auto s2 = h.sink.decided_for("s2", 0);
   REQUIRE(s2.size() == 2);
-  CHECK(s2[1].effect.start == T("2026-11-20T11:02:00+08:00"));
+  CHECK(s2[1].effect.start == T("2026-11-20T11:00:00+08:00"));
   CHECK(s2[1].effect.met);
 }
 
@@ -162,8 +165,9 @@ TEST_CASE("engine: sessions are shared by both views", "[engine][sessions]") {
   h.offer_all({
       // counted: A 10:00 met by leyan 10:01; 10:40 is 39m idle: new session, B first, met 10:41;
       // C at 10:42 is not first and breaches 10:45.
-      // human: H1 10:00 still open at 10:40 (breached 10:03), answered 10:41; H2 at 10:42 is the
-      // new session's first human round and breaches 10:45.
+      // human: H1 10:00 breached 10:03, every human SLA has decided it, so the new session at
+      // 10:40 retires it and starts H2, the session's first human round, met at 10:41; H3 at
+      // 10:42 is not first.
       buyer("b1", "s1", "c1", T("2026-11-20T10:00:00+08:00")),
       bot_msg("l1", "s1", "c1", T("2026-11-20T10:01:00+08:00"), "leyan"),
       buyer("b2", "s1", "c1", T("2026-11-20T10:40:00+08:00")),
@@ -177,7 +181,7 @@ TEST_CASE("engine: sessions are shared by both views", "[engine][sessions]") {
   CHECK(h.fig(until, "s1", "every_counted").rounds == 3);
   CHECK(h.fig(until, "s1", "every_counted").breaches == 1);
   CHECK(h.fig(until, "s1", "first_human").rounds == 2);
-  CHECK(h.fig(until, "s1", "first_human").breaches == 2);
+  CHECK(h.fig(until, "s1", "first_human").breaches == 1);
   const auto counted = h.sink.decided_for("s1", 0);
   REQUIRE(counted.size() == 2);
   CHECK(counted[1].effect.start == T("2026-11-20T10:40:00+08:00"));
@@ -185,8 +189,9 @@ TEST_CASE("engine: sessions are shared by both views", "[engine][sessions]") {
   const auto human = h.sink.decided_for("s1", 2);
   REQUIRE(human.size() == 2);
   CHECK(human[0].effect.start == T("2026-11-20T10:00:00+08:00"));
-  CHECK(human[1].effect.start == T("2026-11-20T10:42:00+08:00"));
-  CHECK(human[1].effect.at == T("2026-11-20T10:45:00+08:00"));
+  CHECK(human[1].effect.start == T("2026-11-20T10:40:00+08:00"));
+  CHECK(human[1].effect.at == T("2026-11-20T10:41:00+08:00"));
+  CHECK(human[1].effect.met);
 }
 
 TEST_CASE("engine: sessions: a late buyer message keeps the session of its conversation",

@@ -125,6 +125,12 @@ class RecordingSink : public replywatch::EffectSink {
     std::uint32_t sla;
     replywatch::WarningRaised effect;
   };
+  struct Ended {
+    std::string shop;
+    std::uint32_t sla;
+    std::string conversation;  // the effect's view is valid only during the call
+    replywatch::RoundEnded effect;
+  };
   struct Incident {
     std::string shop;
     std::uint32_t sla;
@@ -133,9 +139,16 @@ class RecordingSink : public replywatch::EffectSink {
 
   void on_round_decided(const replywatch::RoundDecided& effect) override {
     decided.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect});
+    decided.back().effect.conversation = {};  // valid only during the call
   }
   void on_warning(const replywatch::WarningRaised& effect) override {
     warnings.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect});
+    warnings.back().effect.conversation = {};
+  }
+  void on_round_ended(const replywatch::RoundEnded& effect) override {
+    ended.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla,
+                     std::string(effect.conversation), effect});
+    ended.back().effect.conversation = {};
   }
   void on_presence_incident(const replywatch::PresenceIncident& effect) override {
     incidents.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect});
@@ -153,6 +166,12 @@ class RecordingSink : public replywatch::EffectSink {
       if (w.shop == shop && w.sla == sla) out.push_back(w);
     return out;
   }
+  std::vector<Ended> ended_for(std::string_view shop, std::uint32_t sla) const {
+    std::vector<Ended> out;
+    for (const auto& e : ended)
+      if (e.shop == shop && e.sla == sla) out.push_back(e);
+    return out;
+  }
   std::vector<Incident> incidents_for(std::string_view shop, std::uint32_t sla) const {
     std::vector<Incident> out;
     for (const auto& i : incidents)
@@ -162,6 +181,7 @@ class RecordingSink : public replywatch::EffectSink {
 
   std::vector<Decided> decided;
   std::vector<Warning> warnings;
+  std::vector<Ended> ended;
   std::vector<Incident> incidents;
 
  private:

@@ -12,15 +12,18 @@
 #include <utility>
 
 #include "conversation_index.h"
+#include "dedup_table.h"
+#include "reorder_buffer.h"
 #include "replywatch/service_hours.h"
 #include "sla_window.h"
+#include "timer_queue.h"
 
 namespace replywatch {
 namespace {
 
 constexpr std::uint32_t kNoRound = 0;
-// Round generations live in 29 bits of a timer tag; 0 means "no round".
-constexpr std::uint32_t kGenerationMask = (1U << 29) - 1;
+// Round generations are as wide as a timer's; 0 means "no round".
+constexpr std::uint32_t kGenerationMask = TimerEntry::kGenerationMask;
 constexpr std::uint32_t kFirstRoundBit = 1U << 31;
 // Idle conversations are looked for a few times per forgetting horizon: often enough that memory
 // overshoots the horizon by at most a quarter, rarely enough that the scan costs nothing.
@@ -29,37 +32,6 @@ constexpr Duration kMinSweepInterval = std::chrono::minutes(1);
 // Idle conversations are kept at least this long past their idle timeout, whatever the dedup
 // retention, so that session outcomes of late events do not depend on a dedup setting.
 constexpr Duration kMinLateHorizon = std::chrono::hours(24);
-
-// Timers of the same instant fire in this order: service hours change first, so that a
-// shortfall ending at closing time is over before its grace end is looked at.
-enum class TimerKind : std::uint32_t { kHoursBoundary = 0, kRoundStage = 1, kGraceEnd = 2 };
-
-struct Timer {
-  Instant due;
-  std::uint32_t target;
-  std::uint32_t tag;  // kind in bits 30-31, then kind-specific payload
-
-  TimerKind kind() const { return static_cast<TimerKind>(tag >> 30); }
-  // Min-heap on (due, kind).
-  bool operator>(const Timer& other) const {
-    if (due != other.due) return due > other.due;
-    return kind() > other.kind();
-  }
-};
-
-std::uint32_t make_tag(TimerKind kind, std::uint32_t payload) {
-  return (static_cast<std::uint32_t>(kind) << 30) | (payload & ((1U << 30) - 1));
-}
-
-struct BufferedEvent {
-  Instant ts;
-  std::uint64_t arrival;
-  std::uint32_t slot;
-  bool operator>(const BufferedEvent& other) const {
-    if (ts != other.ts) return ts > other.ts;
-    return arrival > other.arrival;
-  }
-};
 
 // One reply view's open round within a conversation. 24 bytes.
 struct OpenRound {
@@ -70,6 +42,8 @@ struct OpenRound {
   std::uint32_t warned = 0;
 
   bool open() const { return generation != kNoRound; }
+  // SLAs that score the round and have not decided it.
+  std::uint32_t pending() const { return scored & ~decided; }
   bool first() const { return (generation & kFirstRoundBit) != 0; }
   std::uint32_t id() const { return generation & kGenerationMask; }
 };
@@ -136,18 +110,6 @@ std::uint64_t conversation_hash(std::uint32_t shop, std::string_view key) {
   return std::hash<std::string_view>{}(key) ^ (std::uint64_t{shop} * 0x9E3779B97F4A7C15ULL);
 }
 
-// (platform, shop, id) with the shop's length in front, so no two triples share a key.
-std::string dedup_key(std::uint32_t platform, const Event& event) {
-  std::string key;
-  const std::array<std::uint32_t, 2> prefix = {platform,
-                                               static_cast<std::uint32_t>(event.shop.size())};
-  key.reserve(sizeof prefix + event.shop.size() + event.id.size());
-  key.append(reinterpret_cast<const char*>(prefix.data()), sizeof prefix);
-  key.append(event.shop);
-  key.append(event.id);
-  return key;
-}
-
 std::uint32_t bucket_count_of(const Sla& sla) {
   if (sla.kind == SlaKind::kAgentPresence || sla.resolution <= Duration::zero()) return 1;
   return static_cast<std::uint32_t>(std::max<std::int64_t>(1, sla.window / sla.resolution));
@@ -169,21 +131,10 @@ struct Engine::State {
   std::vector<std::uint32_t> free_conversations;
   ConversationIndex conversation_index;
 
-  std::vector<Event> event_slots;
-  std::vector<std::uint32_t> free_event_slots;
-  std::vector<BufferedEvent> buffer;  // min-heap
-  std::uint64_t arrivals = 0;
-
-  std::vector<Timer> timers;  // min-heap
+  ReorderBuffer buffer;
+  TimerQueue timers;
   std::uint32_t next_generation = 1;
-
-  struct DedupExpiry {
-    Instant expires;
-    const std::string* key;
-    bool operator>(const DedupExpiry& other) const { return expires > other.expires; }
-  };
-  std::unordered_map<std::string, Instant> dedup;  // key -> first ts
-  std::vector<DedupExpiry> dedup_expiry;           // min-heap
+  DedupTable dedup;
 
   Instant watermark = kInstantMin;
   // While a late event is applied: the instant it takes effect for presence, which is now (the
@@ -200,16 +151,15 @@ struct Engine::State {
 
   // --- time ---
   void run(Instant bound, bool inclusive);
-  void push_timer(Instant due, std::uint32_t target, TimerKind kind, std::uint32_t payload);
-  void fire(const Timer& timer);
-  void expire_dedup();
+  void fire(const TimerEntry& timer);
   void sweep_conversations(Instant now);
 
   // --- events ---
   void apply(Event& event);
   std::uint32_t shop_for(std::uint32_t platform, const std::string& name, Instant now);
   std::uint32_t conversation_for(std::uint32_t shop, const std::string& key);
-  void on_buyer_message(Conversation& conversation, std::uint32_t index, Instant ts);
+  void on_buyer_message(Conversation& conversation, std::uint32_t index, Instant ts,
+                        std::string_view channel);
   void answer(std::uint32_t conversation_index, ReplyView view, Instant ts);
   void on_agent_status(Shop& shop, std::uint32_t shop_index, const Event& event);
 
@@ -229,16 +179,18 @@ struct Engine::State {
   }
   Instant next_stage(const PlatformRuntime& platform, const OpenRound& round) const;
   void arm_round(std::uint32_t conversation_index, ReplyView view);
-  void fire_round(std::uint32_t conversation_index, std::uint32_t payload, Instant now);
-  void decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round, Instant now,
-              bool answered, bool met, Duration elapsed);
+  void fire_round(const TimerEntry& timer);
+  void decide(const Conversation& conversation, std::uint32_t sla_index, OpenRound& round,
+              Instant now, bool answered, bool met, Duration elapsed);
+  // The round stops being open: one RoundEnded per SLA that scores it.
+  void end_round(const Conversation& conversation, OpenRound& round, Instant at, bool retired);
   static std::int64_t bucket_of(const PlatformRuntime& platform, const Sla& sla, Instant t);
 
   // --- presence ---
   // `service_open`, when given, is is_open(now) already worked out by the caller.
   void update_presence(std::uint32_t shop_index, std::uint32_t sla_index, Instant now,
                        std::optional<bool> service_open = std::nullopt);
-  void fire_grace_end(std::uint32_t shop_index, std::uint32_t payload, Instant now);
+  void fire_grace_end(const TimerEntry& timer);
   void fire_hours_boundary(std::uint32_t platform_index, Instant now);
 
   SlaRef ref(std::uint32_t shop_index, std::uint32_t sla_index) const {
@@ -274,81 +226,56 @@ Engine::State::State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engi
   }
 }
 
-void Engine::State::push_timer(Instant due, std::uint32_t target, TimerKind kind,
-                               std::uint32_t payload) {
-  if (due >= kInstantMax) return;
-  timers.push_back(Timer{due, target, make_tag(kind, payload)});
-  std::push_heap(timers.begin(), timers.end(), std::greater<>{});
-}
-
 void Engine::State::run(Instant bound, bool inclusive) {
   const Instant limit = std::min(bound, apply_limit);
   const bool limit_inclusive = inclusive || apply_limit < bound;
   auto due_by = [&](Instant t) { return t < limit || (limit_inclusive && t == limit); };
   for (;;) {
-    const bool event_ready = !buffer.empty() && due_by(buffer.front().ts);
+    const bool event_ready = !buffer.empty() && due_by(buffer.front_ts());
     const bool timer_ready = !timers.empty() && due_by(timers.front().due);
     if (!event_ready && !timer_ready) break;
     // Events win ties: a reply at exactly the deadline is met.
-    if (event_ready && (!timer_ready || buffer.front().ts <= timers.front().due)) {
-      std::pop_heap(buffer.begin(), buffer.end(), std::greater<>{});
-      const BufferedEvent entry = buffer.back();
-      buffer.pop_back();
-      Event event = std::move(event_slots[entry.slot]);
-      event_slots[entry.slot] = Event{};
-      free_event_slots.push_back(entry.slot);
+    if (event_ready && (!timer_ready || buffer.front_ts() <= timers.front().due)) {
+      Event event = buffer.pop();
       if (event.ts >= next_sweep) sweep_conversations(event.ts);
       apply(event);
     } else {
-      std::pop_heap(timers.begin(), timers.end(), std::greater<>{});
-      const Timer timer = timers.back();
-      timers.pop_back();
-      fire(timer);
+      fire(timers.pop());
     }
   }
 }
 
-void Engine::State::fire(const Timer& timer) {
-  const std::uint32_t payload = timer.tag & ((1U << 30) - 1);
-  switch (timer.kind()) {
+void Engine::State::fire(const TimerEntry& timer) {
+  switch (timer.kind) {
     case TimerKind::kHoursBoundary:
       fire_hours_boundary(timer.target, timer.due);
       break;
     case TimerKind::kRoundStage:
-      fire_round(timer.target, payload, timer.due);
+      fire_round(timer);
       break;
     case TimerKind::kGraceEnd:
-      fire_grace_end(timer.target, payload, timer.due);
+      fire_grace_end(timer);
       break;
-  }
-}
-
-void Engine::State::expire_dedup() {
-  // A key stops making duplicates once the watermark has passed its first ts + retention.
-  while (!dedup_expiry.empty() && dedup_expiry.front().expires < watermark) {
-    std::pop_heap(dedup_expiry.begin(), dedup_expiry.end(), std::greater<>{});
-    const DedupExpiry expiry = dedup_expiry.back();
-    dedup_expiry.pop_back();
-    auto found = dedup.find(*expiry.key);
-    if (found != dedup.end() && found->second + options.dedup_retention == expiry.expires) {
-      dedup.erase(found);
-    }
   }
 }
 
 void Engine::State::sweep_conversations(Instant now) {
   next_sweep = now + sweep_interval;
-  // A conversation with no open round that has been idle past its timeout would start a new
-  // session on its next buyer message anyway, exactly as a conversation never seen. It is kept
-  // for the late horizon longer, so that an event arriving late (a retried webhook) still finds
-  // the session it belongs to.
+  // A conversation whose rounds are all decided, idle past its timeout, would start a new
+  // session on its next buyer message anyway, retiring those rounds, exactly as a conversation
+  // never seen. It is kept for the late horizon longer, so that an event arriving late (a
+  // retried webhook) still finds the session it belongs to. Its decided rounds end there as
+  // retired, so that whatever follows them (alerts) ends too.
   for (std::uint32_t index = 0; index < conversations.size(); ++index) {
     Conversation& conversation = conversations[index];
     if (!conversation.in_use()) continue;
     const Duration idle_timeout = platforms[shops[conversation.shop].platform].rules->idle_timeout;
-    const bool any_open = std::any_of(conversation.rounds.begin(), conversation.rounds.end(),
-                                      [](const OpenRound& r) { return r.open(); });
-    if (!any_open && now - conversation.last_event > idle_timeout + late_horizon) {
+    const bool any_undecided = std::any_of(conversation.rounds.begin(), conversation.rounds.end(),
+                                           [](const OpenRound& r) { return r.pending() != 0; });
+    if (!any_undecided && now - conversation.last_event > idle_timeout + late_horizon) {
+      for (OpenRound& round : conversation.rounds) {
+        if (round.open()) end_round(conversation, round, now, true);
+      }
       conversation_index.erase(conversation_hash(conversation.shop, conversation.key), index);
       conversation = Conversation{};
       free_conversations.push_back(index);
@@ -378,8 +305,8 @@ std::uint32_t Engine::State::shop_for(std::uint32_t platform_index_value, const 
   for (std::uint32_t sla : platform.presence_slas) update_presence(index, sla, tracking_start);
   if (platform.presence_follows_hours && !platform.boundary_timer_armed) {
     platform.boundary_timer_armed = true;
-    push_timer(platform.hours->next_change_after(tracking_start), platform_index_value,
-               TimerKind::kHoursBoundary, 0);
+    timers.push(TimerEntry::hours_boundary(platform.hours->next_change_after(tracking_start),
+                                           platform_index_value));
   }
   return index;
 }
@@ -418,7 +345,7 @@ void Engine::State::apply(Event& event) {
   const std::uint32_t index = conversation_for(shop_index, event.conversation);
   switch (event.type) {
     case EventType::kBuyerMessage:
-      on_buyer_message(conversations[index], index, event.ts);
+      on_buyer_message(conversations[index], index, event.ts, event.channel);
       break;
     case EventType::kAgentMessage:
       answer(index, ReplyView::kCounted, event.ts);
@@ -441,7 +368,8 @@ void Engine::State::apply(Event& event) {
   conversation.last_event = std::max(conversation.last_event, event.ts);
 }
 
-void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t index, Instant ts) {
+void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t index, Instant ts,
+                                     std::string_view channel) {
   const PlatformRuntime& platform = platforms[shops[conversation.shop].platform];
   const bool new_session = conversation.last_event == kInstantMin ||
                            conversation.closed_since_session_start ||
@@ -453,6 +381,10 @@ void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t i
   for (std::size_t v = 0; v < kReplyViewCount; ++v) {
     const auto& slas = platform.view_slas[v];
     OpenRound& round = conversation.rounds[v];
+    // Every SLA scoring it has decided it: it keeps its outcome and makes room for this
+    // session's first round. Undecided, it stays open into the new session.
+    if (new_session && round.open() && round.pending() == 0)
+      end_round(conversation, round, ts, true);
     if (slas.empty() || round.open()) continue;
     const bool first = conversation.first_round_pending[v];
     conversation.first_round_pending[v] = false;
@@ -465,6 +397,10 @@ void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t i
     for (std::uint32_t s : slas) {
       const Sla& sla = platform.rules->slas[s];
       if (sla.rounds == RoundScope::kFirst && !first) continue;
+      if (!sla.channels.empty() &&
+          std::find(sla.channels.begin(), sla.channels.end(), channel) == sla.channels.end()) {
+        continue;
+      }
       if (sla.hours == HoursMode::kService && sla.outside_hours == OutsideHours::kExclude &&
           !platform.hours->is_open(ts)) {
         continue;
@@ -499,18 +435,18 @@ void Engine::State::arm_round(std::uint32_t conversation_index_value, ReplyView 
   const Conversation& conversation = conversations[conversation_index_value];
   const OpenRound& round = conversation.rounds[static_cast<std::size_t>(view)];
   const PlatformRuntime& platform = platforms[shops[conversation.shop].platform];
-  const Instant due = next_stage(platform, round);
-  const std::uint32_t payload = (static_cast<std::uint32_t>(view) << 29) | round.id();
-  push_timer(due, conversation_index_value, TimerKind::kRoundStage, payload);
+  timers.push(TimerEntry::round_stage(next_stage(platform, round), conversation_index_value,
+                                      static_cast<std::uint32_t>(view), round.id()));
 }
 
-void Engine::State::fire_round(std::uint32_t conversation_index_value, std::uint32_t payload,
-                               Instant now) {
+void Engine::State::fire_round(const TimerEntry& timer) {
+  const std::uint32_t conversation_index_value = timer.target;
+  const Instant now = timer.due;
   if (conversation_index_value >= conversations.size()) return;
   Conversation& conversation = conversations[conversation_index_value];
-  const auto view = static_cast<ReplyView>((payload >> 29) & 1U);
+  const auto view = static_cast<ReplyView>(timer.lane);
   OpenRound& round = conversation.rounds[static_cast<std::size_t>(view)];
-  if (!conversation.in_use() || !round.open() || round.id() != (payload & kGenerationMask)) {
+  if (!conversation.in_use() || !round.open() || round.id() != timer.generation) {
     return;  // answered, or the slot now holds another round
   }
   const std::uint32_t shop_index = conversation.shop;
@@ -528,15 +464,15 @@ void Engine::State::fire_round(std::uint32_t conversation_index_value, std::uint
           round.warned |= bit;
           ++state.warnings;
           ++state.at_risk;
-          sink->on_warning(WarningRaised{ref(shop_index, s), round.start, now,
+          sink->on_warning(WarningRaised{ref(shop_index, s), conversation.key, round.start, now,
                                          clock_add(platform, sla, round.start, sla.deadline)});
         }
       }
       if (clock_add(platform, sla, round.start, sla.deadline) <= now) {
-        decide(shop_index, s, round, now, false, false, sla.deadline);
+        decide(conversation, s, round, now, false, false, sla.deadline);
       }
     } else if (clock_add(platform, sla, round.start, sla.unanswered_cost) <= now) {
-      decide(shop_index, s, round, now, false, false, sla.unanswered_cost);
+      decide(conversation, s, round, now, false, false, sla.unanswered_cost);
     }
   }
   arm_round(conversation_index_value, view);
@@ -549,8 +485,10 @@ std::int64_t Engine::State::bucket_of(const PlatformRuntime& platform, const Sla
   return ms >= 0 ? ms / width : -((-ms + width - 1) / width);
 }
 
-void Engine::State::decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round,
-                           Instant now, bool answered, bool met, Duration elapsed) {
+void Engine::State::decide(const Conversation& conversation, std::uint32_t sla_index,
+                           OpenRound& round, Instant now, bool answered, bool met,
+                           Duration elapsed) {
+  const std::uint32_t shop_index = conversation.shop;
   const std::uint32_t bit = 1U << sla_index;
   round.decided |= bit;
   const PlatformRuntime& platform = platforms[shops[shop_index].platform];
@@ -569,8 +507,18 @@ void Engine::State::decide(std::uint32_t shop_index, std::uint32_t sla_index, Op
   }
   state.window.add(bucket_of(platform, sla, round.start), bucket_of(platform, sla, now), met,
                    breached, cost);
-  sink->on_round_decided(
-      RoundDecided{ref(shop_index, sla_index), round.start, now, answered, met, elapsed});
+  sink->on_round_decided(RoundDecided{ref(shop_index, sla_index), conversation.key, round.start,
+                                      now, answered, met, elapsed});
+}
+
+void Engine::State::end_round(const Conversation& conversation, OpenRound& round, Instant at,
+                              bool retired) {
+  for (std::uint32_t scored = round.scored; scored != 0; scored &= scored - 1) {
+    const auto sla_index = static_cast<std::uint32_t>(__builtin_ctz(scored));
+    sink->on_round_ended(
+        RoundEnded{ref(conversation.shop, sla_index), conversation.key, round.start, at, retired});
+  }
+  round = OpenRound{};
 }
 
 void Engine::State::answer(std::uint32_t conversation_index_value, ReplyView view, Instant ts) {
@@ -586,12 +534,12 @@ void Engine::State::answer(std::uint32_t conversation_index_value, ReplyView vie
     const Duration elapsed = clock_elapsed(platform, sla, round.start, ts);
     if (sla.kind == SlaKind::kReplyTime) {
       const bool met = ts <= clock_add(platform, sla, round.start, sla.deadline);
-      decide(shop_index, s, round, ts, true, met, elapsed);
+      decide(conversation, s, round, ts, true, met, elapsed);
     } else {
-      decide(shop_index, s, round, ts, true, true, elapsed);
+      decide(conversation, s, round, ts, true, true, elapsed);
     }
   }
-  round = OpenRound{};
+  end_round(conversation, round, ts, false);
 }
 
 void Engine::State::on_agent_status(Shop& shop, std::uint32_t shop_index, const Event& event) {
@@ -625,10 +573,9 @@ void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_
   if (short_of_agents && !state.shortfall) {
     state.shortfall = true;
     state.shortfall_start = now;
-    state.shortfall_generation = (state.shortfall_generation + 1) & ((1U << 24) - 1);
-    // The target packs shop and SLA; the payload names this shortfall.
-    push_timer(now + sla.grace, shop_index, TimerKind::kGraceEnd,
-               (sla_index << 24) | state.shortfall_generation);
+    state.shortfall_generation = (state.shortfall_generation + 1) & TimerEntry::kGenerationMask;
+    timers.push(
+        TimerEntry::grace_end(now + sla.grace, shop_index, sla_index, state.shortfall_generation));
   } else if (!short_of_agents && state.shortfall) {
     state.understaffed += now - state.shortfall_start;
     state.shortfall = false;
@@ -636,11 +583,12 @@ void Engine::State::update_presence(std::uint32_t shop_index, std::uint32_t sla_
   }
 }
 
-void Engine::State::fire_grace_end(std::uint32_t shop_index, std::uint32_t payload, Instant now) {
-  const std::uint32_t sla_index = (payload >> 24) & 0x3F;
+void Engine::State::fire_grace_end(const TimerEntry& timer) {
+  const std::uint32_t shop_index = timer.target;
+  const std::uint32_t sla_index = timer.lane;
+  const Instant now = timer.due;
   SlaState& state = shops[shop_index].slas[sla_index];
-  if (!state.shortfall || state.incident ||
-      state.shortfall_generation != (payload & ((1U << 24) - 1))) {
+  if (!state.shortfall || state.incident || state.shortfall_generation != timer.generation) {
     return;
   }
   state.incident = true;
@@ -663,8 +611,8 @@ void Engine::State::fire_hours_boundary(std::uint32_t platform_index_value, Inst
       update_presence(shop_index, sla, now, open);
     }
   }
-  push_timer(platform.hours->next_change_after(now), platform_index_value,
-             TimerKind::kHoursBoundary, 0);
+  timers.push(
+      TimerEntry::hours_boundary(platform.hours->next_change_after(now), platform_index_value));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -686,16 +634,12 @@ OfferResult Engine::offer(Event event) {
   if (platform == s.platform_index.end()) {
     throw std::invalid_argument("event for a platform without rules: " + event.platform);
   }
-  auto [entry, inserted] = s.dedup.try_emplace(dedup_key(platform->second, event), event.ts);
-  if (!inserted) {
-    if (entry->second + s.options.dedup_retention >= s.watermark) {
-      ++s.counters.duplicates;
-      return OfferResult{true, false};
-    }
-    entry->second = event.ts;  // expired but not yet swept: this copy counts anew
+  // A key stops making duplicates once the watermark has passed its first ts + retention.
+  if (s.dedup.insert_unless_present(DedupTable::key_of(platform->second, event.shop, event.id),
+                                    event.ts + s.options.dedup_retention, s.watermark)) {
+    ++s.counters.duplicates;
+    return OfferResult{true, false};
   }
-  s.dedup_expiry.push_back({event.ts + s.options.dedup_retention, &entry->first});
-  std::push_heap(s.dedup_expiry.begin(), s.dedup_expiry.end(), std::greater<>{});
   ++s.counters.accepted;
 
   if (event.ts < s.watermark) {
@@ -707,18 +651,7 @@ OfferResult Engine::offer(Event event) {
     }
     return OfferResult{false, true};
   }
-  std::uint32_t slot = 0;
-  if (!s.free_event_slots.empty()) {
-    slot = s.free_event_slots.back();
-    s.free_event_slots.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(s.event_slots.size());
-    s.event_slots.emplace_back();
-  }
-  const Instant ts = event.ts;
-  s.event_slots[slot] = std::move(event);
-  s.buffer.push_back(BufferedEvent{ts, s.arrivals++, slot});
-  std::push_heap(s.buffer.begin(), s.buffer.end(), std::greater<>{});
+  s.buffer.push(std::move(event));
   return OfferResult{false, false};
 }
 
@@ -726,14 +659,12 @@ bool Engine::is_duplicate(const Event& event) const {
   const State& s = *state_;
   const auto platform = s.platform_index.find(event.platform);
   if (platform == s.platform_index.end()) return false;
-  const auto found = s.dedup.find(dedup_key(platform->second, event));
-  return found != s.dedup.end() && found->second + s.options.dedup_retention >= s.watermark;
+  return s.dedup.contains(DedupTable::key_of(platform->second, event.shop, event.id), s.watermark);
 }
 
 void Engine::advance(Instant watermark) {
   State& s = *state_;
   if (watermark > s.watermark) s.watermark = watermark;
-  s.expire_dedup();
   s.run(s.watermark, false);
 }
 
@@ -743,7 +674,6 @@ void Engine::advance_through(Instant until) {
   // Everything at `until` is applied: a later event at `until` would be late.
   const Instant after = until + Duration(1);
   if (after > s.watermark) s.watermark = after;
-  s.expire_dedup();
 }
 
 void Engine::set_apply_limit(Instant until) { state_->apply_limit = until; }
@@ -753,7 +683,7 @@ Instant Engine::watermark() const { return state_->watermark; }
 std::optional<Instant> Engine::next_due() const {
   const State& s = *state_;
   std::optional<Instant> next;
-  if (!s.buffer.empty() && s.buffer.front().ts <= s.apply_limit) next = s.buffer.front().ts;
+  if (!s.buffer.empty() && s.buffer.front_ts() <= s.apply_limit) next = s.buffer.front_ts();
   if (!s.timers.empty() && s.timers.front().due <= s.apply_limit &&
       (!next || s.timers.front().due < *next)) {
     next = s.timers.front().due;

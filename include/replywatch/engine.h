@@ -34,6 +34,7 @@ struct SlaRef {
 
 struct RoundDecided {
   SlaRef ref;
+  std::string_view conversation;  // valid during the call
   Instant start;
   Instant at;        // when it was decided
   bool answered;     // false: decided by its deadline or cost cap
@@ -43,9 +44,20 @@ struct RoundDecided {
 
 struct WarningRaised {
   SlaRef ref;
+  std::string_view conversation;  // valid during the call
   Instant start;
   Instant at;
   Instant due;
+};
+
+// A scored round stopped being open: a reply answered it, or a new session retired it after
+// every SLA scoring it had decided it (SPEC §3). One per SLA that scores the round.
+struct RoundEnded {
+  SlaRef ref;
+  std::string_view conversation;  // valid during the call
+  Instant start;
+  Instant at;    // the answer, or the buyer message that began the new session
+  bool retired;  // false: answered
 };
 
 struct PresenceIncident {
@@ -61,6 +73,7 @@ class EffectSink {
   virtual ~EffectSink() = default;
   virtual void on_round_decided(const RoundDecided& /*effect*/) {}
   virtual void on_warning(const WarningRaised& /*effect*/) {}
+  virtual void on_round_ended(const RoundEnded& /*effect*/) {}
   virtual void on_presence_incident(const PresenceIncident& /*effect*/) {}
 };
 

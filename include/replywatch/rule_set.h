@@ -67,6 +67,9 @@ struct Sla {
   Duration window = std::chrono::days(1);
   Duration resolution = std::chrono::minutes(1);
   std::uint32_t min_rounds = 1;
+  // Empty: every round. Otherwise only rounds whose starting buyer message came on one of these
+  // channels are scored.
+  std::vector<std::string> channels;
 
   // reply_time
   Duration deadline{0};

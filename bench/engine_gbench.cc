@@ -1,0 +1,100 @@
+// The engine alone against JSON decoding alone, under Google Benchmark, on the bundled rules and
+// generated traffic (bench/traffic.h). Both report items (events) per second.
+//
+//   build/bench/engine_gbench [--events=N] [Google Benchmark flags, e.g.
+//   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "replywatch/engine.h"
+#include "replywatch/event_codec.h"
+#include "replywatch/rule_loader.h"
+#include "traffic.h"
+
+namespace {
+
+std::size_t event_count = 200'000;
+
+std::shared_ptr<const replywatch::RuleSet> bundled_rules() {
+  static const auto rules = [] {
+    auto loaded = replywatch::load_rule_directory(REPLYWATCH_SOURCE_DIR "/rules");
+    if (!loaded.ok()) std::exit(1);
+    return std::make_shared<const replywatch::RuleSet>(std::move(loaded.rules));
+  }();
+  return rules;
+}
+
+const std::vector<std::string>& traffic() {
+  static const auto lines = replywatch::bench::make_traffic(event_count, 42);
+  return lines;
+}
+
+std::vector<replywatch::Event> decode_all() {
+  const auto rules = bundled_rules();
+  auto known = [&](std::string_view platform) { return rules->find(platform) != nullptr; };
+  std::vector<replywatch::Event> events;
+  events.reserve(traffic().size());
+  for (const std::string& line : traffic()) {
+    auto result = replywatch::decode_event_text(line, known);
+    if (auto* event = std::get_if<replywatch::Event>(&result)) events.push_back(std::move(*event));
+  }
+  return events;
+}
+
+void BM_DecodeOnly(benchmark::State& state) {
+  for (auto _ : state) {
+    auto events = decode_all();
+    benchmark::DoNotOptimize(events.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * traffic().size()));
+}
+
+// Offers the decoded events the replay way (advance to the largest ts - 2 s after each) and
+// fires everything due at the end.
+void BM_EngineOnly(benchmark::State& state) {
+  const auto decoded = decode_all();
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto events = decoded;
+    state.ResumeTiming();
+    replywatch::Engine engine(bundled_rules());
+    replywatch::Instant largest = replywatch::kInstantMin;
+    for (replywatch::Event& event : events) {
+      largest = std::max(largest, event.ts);
+      engine.offer(std::move(event));
+      engine.advance(largest - std::chrono::seconds(2));
+    }
+    engine.advance_through(largest);
+    benchmark::DoNotOptimize(engine.counters().accepted);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * decoded.size()));
+}
+
+BENCHMARK(BM_DecodeOnly)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EngineOnly)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Our own flag first; the rest goes to Google Benchmark.
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--events=", 9) == 0) {
+      event_count = std::strtoull(argv[i] + 9, nullptr, 10);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  int rest_count = static_cast<int>(rest.size());
+  benchmark::Initialize(&rest_count, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The benchmark suite: one table of the figures docs/benchmarks.md tracks, each the median of
+# RUNS runs, with its same-run baseline where one exists.
+#
+#   bench/run.sh [BUILD_DIR]              (default build/, a release build with the benchmarks)
+#   RUNS=5 EVENTS=1000000 OPEN_ROUNDS=1000000 BATCH=10000 BATCHES=10 SHOPS=2000 DEADLINES=10000
+#   SMOKE=1 bench/run.sh                  (tiny sizes, one run: checks that everything runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:-build}"
+if [ -n "${SMOKE:-}" ]; then
+  : "${RUNS:=1}" "${EVENTS:=2000}" "${OPEN_ROUNDS:=2000}" "${BATCH:=200}" "${BATCHES:=2}"
+  : "${SHOPS:=20}" "${DEADLINES:=100}" "${REPLAY_EVENTS:=2000}"
+fi
+runs="${RUNS:-5}"
+events="${EVENTS:-1000000}"
+open_rounds="${OPEN_ROUNDS:-1000000}"
+replay_events="${REPLAY_EVENTS:-1000000}"
+work="$(mktemp -d /tmp/replywatch-bench.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+seconds() { local TIMEFORMAT=%3R; { time "$@" >/dev/null 2>&1 || true; } 2>&1; }  # wall time
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" >&2
+
+# 1. Engine alone vs decoding alone (Google Benchmark, medians of the repetitions).
+"$build/bench/engine_gbench" --events="$events" --benchmark_repetitions="$runs" \
+  --benchmark_report_aggregates_only=true --benchmark_format=json >"$work/gbench.json" 2>/dev/null
+gbench() {  # items/s of the median aggregate of benchmark $1
+  python3 -c 'import json,sys
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    if b["name"] == sys.argv[2] + "_median": print(b["items_per_second"])' "$work/gbench.json" "$1"
+}
+decode=$(gbench BM_DecodeOnly)
+engine=$(gbench BM_EngineOnly)
+
+# 2. Heap per open round at OPEN_ROUNDS, each round from its own event (dedup included).
+"$build/bench/engine_bench" --events 1000 --repeat 1 --open-rounds "$open_rounds" >"$work/memory.txt"
+memory=$(awk '/memory \[amazon\]/ {for (i = 1; i <= NF; ++i) if ($i == "bytes" && $(i+1) == "per" && $(i+2) == "open") {print $(i-1); exit}}' "$work/memory.txt")
+memory_ids=$(awk '/memory \[amazon\]/ {for (i = 1; i <= NF; ++i) if ($i == "adds") {print $(i+1); exit}}' "$work/memory.txt")
+
+# 3-5. The live daemon: batched ingest, breach-detection lag, /metrics.
+python3 bench/live_bench.py "$build/replywatch" --runs "$runs" --batch "${BATCH:-10000}" \
+  --batches "${BATCHES:-10}" --shops "${SHOPS:-2000}" --deadlines "${DEADLINES:-10000}" \
+  >"$work/live.txt"
+live() { awk -v k="$1" '$1 == k {print $2}' "$work/live.txt"; }
+
+# 6. replay of REPLAY_EVENTS generated events, against wc -l on the same file.
+"$build/bench/engine_bench" --events "$replay_events" --write-ndjson "$work/day.ndjson"
+replay_s=$(for _ in $(seq "$runs"); do
+  seconds "$build/replywatch" replay --rules rules "$work/day.ndjson"; done | median)
+wc_s=$(for _ in $(seq "$runs"); do seconds wc -l "$work/day.ndjson"; done | median)
+
+awk -v decode="$decode" -v engine="$engine" -v memory="$memory" -v ids="$memory_ids" \
+    -v open_rounds="$open_rounds" -v ingest="$(live ingest_events_per_s)" \
+    -v p50="$(live lag_p50_ms)" -v p99="$(live lag_p99_ms)" \
+    -v healthy="$(live metrics_healthy_ms)" -v scrape="$(live metrics_scrape_ms)" \
+    -v scrape_gz="$(live metrics_scrape_gzip_ms)" -v bytes="$(live metrics_bytes)" \
+    -v gz="$(live metrics_gzip_bytes)" -v server_gz="$(live metrics_server_gzip)" \
+    -v stall="$(live metrics_stall_ms)" -v replay="$replay_s" -v wc="$wc_s" \
+    -v replay_events="$replay_events" -v runs="$runs" -v batch="${BATCH:-10000}" \
+    -v shops="${SHOPS:-2000}" -v deadlines="${DEADLINES:-10000}" 'BEGIN {
+  printf "medians of %d runs\n", runs
+  printf "| figure | value | baseline | ratio | goal | must reach |\n|---|---|---|---|---|---|\n"
+  printf "| engine alone, events/s (Google Benchmark) | %.0f | decode alone %.0f | %.2fx | >= 10 M/s | >= 1 M/s |\n", engine, decode, engine / decode
+  printf "| batched NDJSON ingest, %d events/request, events/s | %.0f | decode alone %.0f | %.2fx | >= 2 M/s | >= 300 k/s |\n", batch, ingest, decode, ingest / decode
+  printf "| heap per open round at %d, dedup included (of which the event id) | %s B (%s B) | - | - | <= 150 B | <= 200 B |\n", open_rounds, memory, ids
+  printf "| breach-detection lag, %d deadlines over 3 s, p50 / p99 | %.0f ms / %.0f ms | - | - | p99 <= 50 ms | p99 <= 250 ms |\n", deadlines, p50, p99
+  printf "| /metrics, %d shops x 5 SLAs: plain / gzip-asked scrape | %.0f ms / %.0f ms | /-/healthy %.1f ms | %.0fx | <= 20 ms | <= 100 ms |\n", shops, scrape, scrape_gz, healthy, scrape / healthy
+  printf "| /metrics bytes: plain / gzip%s | %.2f MB / %.2f MB | - | - | <= 2 MB | <= 5 MB |\n", (server_gz == 1 ? "" : " (compressed here: the daemon does not gzip)"), bytes / 1e6, gz / 1e6
+  printf "| longest single-event POST during scrapes | %.0f ms | /-/healthy %.1f ms | - | <= 5 ms | <= 20 ms |\n", stall, healthy
+  printf "| replay of %d events, wall time | %.2f s | wc -l %.3f s; decode alone %.2f s | %.0fx wc | - | reported |\n", replay_events, replay, wc, replay_events / decode, replay / wc
+}'

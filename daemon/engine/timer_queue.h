@@ -1,0 +1,96 @@
+// Everything the engine has to do at an instant: round stages (warning, deadline, cost cap),
+// presence grace ends and service-hours boundaries, in one min-heap. Entries are never removed
+// early: a timer whose round was answered, or whose shortfall ended, stays until it comes due and
+// is then recognised as stale by its generation. 16 bytes an entry, one pending entry per open
+// round, so it stays small beside the rounds themselves.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "replywatch/time.h"
+
+namespace replywatch {
+
+// Timers of the same instant fire in this order: service hours change first, so that a
+// shortfall ending at closing time is over before its grace end is looked at.
+enum class TimerKind : std::uint8_t { kHoursBoundary = 0, kRoundStage = 1, kGraceEnd = 2 };
+
+struct TimerEntry {
+  // Generations wrap at this many bits. A stale entry that happens to match a reused slot's
+  // generation only makes the engine look at that round early, which decides nothing before
+  // its own instants.
+  static constexpr std::uint32_t kGenerationBits = 24;
+  static constexpr std::uint32_t kGenerationMask = (1U << kGenerationBits) - 1;
+
+  Instant due{};
+  // kHoursBoundary: platform index; kRoundStage: conversation slot; kGraceEnd: shop index.
+  std::uint32_t target = 0;
+  // kRoundStage: the round's generation; kGraceEnd: the shortfall's generation.
+  std::uint32_t generation : kGenerationBits = 0;
+  // kRoundStage: the reply view; kGraceEnd: the SLA index (below kMaxSlasPerPlatform).
+  std::uint32_t lane : 6 = 0;
+  TimerKind kind : 2 = TimerKind::kHoursBoundary;
+
+  static TimerEntry hours_boundary(Instant due, std::uint32_t platform) {
+    return make(due, TimerKind::kHoursBoundary, platform, 0, 0);
+  }
+  static TimerEntry round_stage(Instant due, std::uint32_t conversation, std::uint32_t view,
+                                std::uint32_t generation) {
+    return make(due, TimerKind::kRoundStage, conversation, view, generation);
+  }
+  static TimerEntry grace_end(Instant due, std::uint32_t shop, std::uint32_t sla,
+                              std::uint32_t generation) {
+    return make(due, TimerKind::kGraceEnd, shop, sla, generation);
+  }
+
+  // Orders the heap on (due, kind).
+  bool fires_after(const TimerEntry& other) const {
+    if (due != other.due) return due > other.due;
+    return kind > other.kind;
+  }
+
+ private:
+  static TimerEntry make(Instant due, TimerKind kind, std::uint32_t target, std::uint32_t lane,
+                         std::uint32_t generation) {
+    TimerEntry entry;
+    entry.due = due;
+    entry.target = target;
+    entry.generation = generation & kGenerationMask;
+    entry.lane = lane & 0x3F;
+    entry.kind = kind;
+    return entry;
+  }
+};
+
+static_assert(sizeof(TimerEntry) == 16, "one timer per open round: keep it small");
+
+class TimerQueue {
+ public:
+  // An instant at or past kInstantMax never comes: such a timer is not kept.
+  void push(const TimerEntry& entry) {
+    if (entry.due >= kInstantMax) return;
+    heap_.push_back(entry);
+    std::push_heap(heap_.begin(), heap_.end(), later);
+  }
+
+  bool empty() const { return heap_.empty(); }
+  std::size_t size() const { return heap_.size(); }
+  const TimerEntry& front() const { return heap_.front(); }
+
+  TimerEntry pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    const TimerEntry entry = heap_.back();
+    heap_.pop_back();
+    return entry;
+  }
+
+ private:
+  static bool later(const TimerEntry& a, const TimerEntry& b) { return a.fires_after(b); }
+
+  std::vector<TimerEntry> heap_;
+};
+
+}  // namespace replywatch

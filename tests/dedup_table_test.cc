@@ -1,0 +1,80 @@
+#include "dedup_table.h"
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <set>
+#include <string>
+
+using replywatch::DedupTable;
+using replywatch::Duration;
+using replywatch::Hash128;
+using replywatch::Instant;
+
+namespace {
+
+Instant at(std::int64_t ms) { return Instant(Duration(ms)); }
+
+}  // namespace
+
+TEST_CASE("dedup_table: keys are length-delimited per field", "[dedup_table]") {
+  // The same bytes split differently between shop and id, or another platform: other keys.
+  const Hash128 a = DedupTable::key_of(0, "ab", "c");
+  CHECK(a == DedupTable::key_of(0, "ab", "c"));
+  CHECK_FALSE(a == DedupTable::key_of(0, "a", "bc"));
+  CHECK_FALSE(a == DedupTable::key_of(1, "ab", "c"));
+}
+
+TEST_CASE("dedup_table: a key is a duplicate until its retention ends, inclusive",
+          "[dedup_table]") {
+  DedupTable table;
+  const Hash128 key = DedupTable::key_of(0, "shop", "id-1");
+  CHECK_FALSE(table.insert_unless_present(key, at(100), at(0)));
+  CHECK(table.contains(key, at(100)));
+  CHECK(table.insert_unless_present(key, at(500), at(100)));
+  CHECK_FALSE(table.contains(key, at(101)));
+  // Past its end a copy counts anew, with the new end.
+  CHECK_FALSE(table.insert_unless_present(key, at(300), at(101)));
+  CHECK(table.contains(key, at(300)));
+  CHECK(table.size() == 1);
+  CHECK_FALSE(table.contains(DedupTable::key_of(0, "shop", "id-2"), at(0)));
+}
+
+TEST_CASE("dedup_table: many keys, growth, and expired entries dropped instead of growing",
+          "[dedup_table]") {
+  DedupTable table;
+  constexpr int kCount = 100'000;
+  for (int i = 0; i < kCount; ++i) {
+    REQUIRE_FALSE(
+        table.insert_unless_present(DedupTable::key_of(0, "s", std::to_string(i)), at(i), at(0)));
+  }
+  CHECK(table.size() == kCount);
+  for (int i = 0; i < kCount; i += 997) {
+    CHECK(table.contains(DedupTable::key_of(0, "s", std::to_string(i)), at(i)));
+  }
+  // Between 53 % and 80 % full.
+  CHECK(table.capacity() * 53 <= table.size() * 100 + table.capacity());
+  CHECK(table.size() * 5 <= table.capacity() * 4);
+
+  // Time moves past every one of them: new ids reuse the room instead of growing the table.
+  const std::size_t capacity = table.capacity();
+  for (int i = 0; i < kCount; ++i) {
+    REQUIRE_FALSE(table.insert_unless_present(DedupTable::key_of(0, "t", std::to_string(i)),
+                                              at(2 * kCount), at(kCount)));
+  }
+  CHECK(table.capacity() == capacity);
+  CHECK_FALSE(table.contains(DedupTable::key_of(0, "s", "5"), at(kCount)));
+  CHECK(table.contains(DedupTable::key_of(0, "t", "5"), at(kCount)));
+
+  table.drop_expired(at(2 * kCount + 1));
+  CHECK(table.size() == 0);
+}
+
+TEST_CASE("dedup_table: no two of a million keys share a hash", "[dedup_table]") {
+  std::set<std::pair<std::uint64_t, std::uint64_t>> seen;
+  for (int i = 0; i < 1'000'000; ++i) {
+    const Hash128 key =
+        DedupTable::key_of(static_cast<std::uint32_t>(i % 3), "shop", "msg-" + std::to_string(i));
+    seen.emplace(key.low, key.high);
+  }
+  CHECK(seen.size() == 1'000'000);
+}

@@ -1,0 +1,62 @@
+#include "reorder_buffer.h"
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <string>
+
+using replywatch::Duration;
+using replywatch::Event;
+using replywatch::Instant;
+using replywatch::ReorderBuffer;
+
+namespace {
+
+Event event_at(std::int64_t ms, std::string id) {
+  Event event;
+  event.id = std::move(id);
+  event.conversation = "c-" + event.id;
+  event.ts = Instant(Duration(ms));
+  return event;
+}
+
+}  // namespace
+
+TEST_CASE("reorder_buffer: events come out by ts, ties in arrival order", "[reorder_buffer]") {
+  ReorderBuffer buffer;
+  buffer.push(event_at(30, "late"));
+  buffer.push(event_at(10, "first-at-10"));
+  buffer.push(event_at(20, "twenty"));
+  buffer.push(event_at(10, "second-at-10"));
+  buffer.push(event_at(10, "third-at-10"));
+  REQUIRE(buffer.size() == 5);
+  CHECK(buffer.front_ts() == Instant(Duration(10)));
+  CHECK(buffer.pop().id == "first-at-10");
+  CHECK(buffer.pop().id == "second-at-10");
+  CHECK(buffer.pop().id == "third-at-10");
+  const Event twenty = buffer.pop();
+  CHECK(twenty.id == "twenty");
+  CHECK(twenty.conversation == "c-twenty");  // the whole event comes back
+  CHECK(buffer.pop().id == "late");
+  CHECK(buffer.empty());
+}
+
+TEST_CASE("reorder_buffer: slots are reused and arrival order holds across reuse",
+          "[reorder_buffer]") {
+  ReorderBuffer buffer;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      buffer.push(event_at(i % 5, std::to_string(round) + ":" + std::to_string(i)));
+    }
+    std::int64_t previous_ts = -1;
+    int previous_index = -1;
+    while (!buffer.empty()) {
+      const Event event = buffer.pop();
+      const std::int64_t ts = event.ts.time_since_epoch().count();
+      const int index = std::stoi(event.id.substr(event.id.find(':') + 1));
+      REQUIRE(ts >= previous_ts);
+      if (ts == previous_ts) REQUIRE(index > previous_index);
+      previous_ts = ts;
+      previous_index = index;
+    }
+  }
+}
