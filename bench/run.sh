@@ -5,6 +5,8 @@
 #   bench/run.sh [BUILD_DIR]              (default build/, a release build with the benchmarks)
 #   RUNS=5 EVENTS=1000000 OPEN_ROUNDS=1000000 BATCH=10000 BATCHES=10 SHOPS=2000 DEADLINES=10000
 #   SMOKE=1 bench/run.sh                  (tiny sizes, one run: checks that everything runs)
+#   BEFORE=DIR bench/run.sh               (also measure DIR/replywatch and DIR/engine_bench, an
+#                                          older build, for before/after figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -35,22 +37,57 @@ for b in json.load(open(sys.argv[1]))["benchmarks"]:
 decode=$(gbench BM_DecodeOnly)
 engine=$(gbench BM_EngineOnly)
 
-# 2. Heap per open round at OPEN_ROUNDS, each round from its own event (dedup included).
-"$build/bench/engine_bench" --events 1000 --repeat 1 --open-rounds "$open_rounds" >"$work/memory.txt"
-memory=$(awk '/memory \[amazon\]/ {for (i = 1; i <= NF; ++i) if ($i == "bytes" && $(i+1) == "per" && $(i+2) == "open") {print $(i-1); exit}}' "$work/memory.txt")
-memory_ids=$(awk '/memory \[amazon\]/ {for (i = 1; i <= NF; ++i) if ($i == "adds") {print $(i+1); exit}}' "$work/memory.txt")
+# 2. Heap per open round at OPEN_ROUNDS, each round from its own event (dedup included): the
+# amazon rules score one reply view, so each buyer message opens exactly one round.
+memory_of() {  # engine_bench binary -> "bytes-per-round bytes-per-id"
+  "$1" --events 1000 --repeat 1 --open-rounds "$open_rounds" | awk '/memory \[amazon\]/ {
+    for (i = 1; i <= NF; ++i) {
+      if ($i == "bytes" && $(i+1) == "per" && $(i+2) == "open") round = $(i-1)
+      if ($i == "adds") id = $(i+1)
+    }
+    print round + id, id }'
+}
+read -r memory memory_ids < <(memory_of "$build/bench/engine_bench")
 
 # 3-5. The live daemon: batched ingest, breach-detection lag, /metrics.
-python3 bench/live_bench.py "$build/replywatch" --runs "$runs" --batch "${BATCH:-10000}" \
-  --batches "${BATCHES:-10}" --shops "${SHOPS:-2000}" --deadlines "${DEADLINES:-10000}" \
-  >"$work/live.txt"
-live() { awk -v k="$1" '$1 == k {print $2}' "$work/live.txt"; }
+live_of() {  # replywatch binary, output file
+  python3 bench/live_bench.py "$1" --runs "$runs" --batch "${BATCH:-10000}" \
+    --batches "${BATCHES:-10}" --shops "${SHOPS:-2000}" --deadlines "${DEADLINES:-10000}" >"$2"
+}
+live_of "$build/replywatch" "$work/live.txt"
+live() { awk -v k="$1" '$1 == k {print $2}' "${2:-$work/live.txt}"; }
 
 # 6. replay of REPLAY_EVENTS generated events, against wc -l on the same file.
 "$build/bench/engine_bench" --events "$replay_events" --write-ndjson "$work/day.ndjson"
-replay_s=$(for _ in $(seq "$runs"); do
-  seconds "$build/replywatch" replay --rules rules "$work/day.ndjson"; done | median)
+replay_of() {
+  for _ in $(seq "$runs"); do seconds "$1" replay --rules rules "$work/day.ndjson"; done | median
+}
+replay_s=$(replay_of "$build/replywatch")
 wc_s=$(for _ in $(seq "$runs"); do seconds wc -l "$work/day.ndjson"; done | median)
+
+if [ -n "${BEFORE:-}" ]; then
+  read -r before_memory before_ids < <(memory_of "$BEFORE/engine_bench")
+  live_of "$BEFORE/replywatch" "$work/live-before.txt"
+  before_replay=$(replay_of "$BEFORE/replywatch")
+  before_engine=$("$BEFORE/engine_bench" --events "$events" --repeat "$runs" --open-rounds 1000 |
+    awk '/engine only/ {print $4}')
+  after_engine=$("$build/bench/engine_bench" --events "$events" --repeat "$runs" --open-rounds 1000 |
+    awk '/engine only/ {print $4}')
+  b() { live "$1" "$work/live-before.txt"; }
+  {
+    echo "before ($BEFORE) / after, same run, same sizes:"
+    echo "| figure | before | after |"
+    echo "|---|---|---|"
+    echo "| engine alone (engine_bench, events/s) | $before_engine | $after_engine |"
+    echo "| batched NDJSON ingest, events/s | $(b ingest_events_per_s) | $(live ingest_events_per_s) |"
+    echo "| heap per open round incl. dedup (of which the id) | $before_memory B ($before_ids B) | $memory B ($memory_ids B) |"
+    echo "| breach-detection lag p50 / p99, ms | $(b lag_p50_ms) / $(b lag_p99_ms) | $(live lag_p50_ms) / $(live lag_p99_ms) |"
+    echo "| /metrics scrape ms, bytes | $(b metrics_scrape_ms), $(b metrics_bytes) | $(live metrics_scrape_ms), $(live metrics_bytes) |"
+    echo "| longest single POST during scrapes, ms | $(b metrics_stall_ms) | $(live metrics_stall_ms) |"
+    echo "| replay of $replay_events events, s | $before_replay | $replay_s |"
+    echo
+  } >"$work/before.txt"
+fi
 
 awk -v decode="$decode" -v engine="$engine" -v memory="$memory" -v ids="$memory_ids" \
     -v open_rounds="$open_rounds" -v ingest="$(live ingest_events_per_s)" \
@@ -72,3 +109,5 @@ awk -v decode="$decode" -v engine="$engine" -v memory="$memory" -v ids="$memory_
   printf "| longest single-event POST during scrapes | %.0f ms | /-/healthy %.1f ms | - | <= 5 ms | <= 20 ms |\n", stall, healthy
   printf "| replay of %d events, wall time | %.2f s | wc -l %.3f s; decode alone %.2f s | %.0fx wc | - | reported |\n", replay_events, replay, wc, replay_events / decode, replay / wc
 }'
+[ -f "$work/before.txt" ] && cat "$work/before.txt"
+exit 0

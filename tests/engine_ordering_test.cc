@@ -1,5 +1,6 @@
 // Hand-worked ordering, dedup and lateness scenarios (SPEC §1, §6).
 #include <catch2/catch.hpp>
+#include <stdexcept>
 
 #include "engine_test_support.h"
 
@@ -238,5 +239,23 @@ TEST_CASE("engine: ordering: the dedup key keeps shop and id apart", "[engine][o
                          "c1", T("2026-11-20T10:00:00Z")))
             .duplicate);
   CHECK(h.engine.counters().accepted == 2);
+  CHECK(h.engine.counters().duplicates == 1);
+}
+
+TEST_CASE("engine: ordering: a key worked out once serves is_duplicate and offer",
+          "[engine][ordering]") {
+  Harness h(rules_from_yaml(kYaml));
+  const Event event = buyer("b1", "s1", "c1", T("2026-11-20T10:00:00Z"));
+  const replywatch::EventKey key = h.engine.key_of(event);
+  CHECK_FALSE(h.engine.is_duplicate(key));
+  CHECK_FALSE(h.engine.offer(event, key).duplicate);
+  CHECK(h.engine.is_duplicate(key));
+  CHECK(h.engine.is_duplicate(event));
+  // Another shop or id is another key; an unknown platform has none.
+  CHECK_FALSE(h.engine.is_duplicate(h.engine.key_of(buyer("b1", "s2", "c1", event.ts))));
+  CHECK_FALSE(h.engine.is_duplicate(h.engine.key_of(buyer("b2", "s1", "c1", event.ts))));
+  CHECK_THROWS_AS(h.engine.key_of(buyer("b1", "s1", "c1", event.ts, "nowhere")),
+                  std::invalid_argument);
+  CHECK(h.engine.offer(event).duplicate);
   CHECK(h.engine.counters().duplicates == 1);
 }

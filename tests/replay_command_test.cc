@@ -233,5 +233,5 @@ TEST_CASE("replay_command: the bundled sample day replays cleanly", "[cli]") {
   const boost::json::object report = boost::json::parse(result.out).as_object();
   CHECK(report.at("events").as_object().at("rejected").as_int64() == 0);
   CHECK(report.at("events").as_object().at("duplicates").as_int64() == 3);
-  CHECK(report.at("slas").as_array().size() == 15);
+  CHECK(report.at("slas").as_array().size() == 16);
 }

@@ -483,6 +483,63 @@ slas:
        });
 }
 
+TEST_CASE("rule_loader: channels lists distinct channel names for reply SLAs") {
+  const RuleLoadResult loaded = load(R"(
+platform: tmall
+timezone: Asia/Shanghai
+slas:
+  - name: email
+    kind: reply_time
+    deadline: 24h
+    channels: [email]
+  - name: chat
+    kind: average_response
+    max_average: 40s
+    unanswered_cost: 10m
+    channels: [chat, whatsapp]
+  - name: any
+    kind: reply_time
+    deadline: 3m
+)");
+  const PlatformRules& platform = only_platform(loaded);
+  CHECK(platform.slas[0].channels == std::vector<std::string>{"email"});
+  CHECK(platform.slas[1].channels == std::vector<std::string>{"chat", "whatsapp"});
+  CHECK(platform.slas[2].channels.empty());
+
+  CHECK(errors_of(R"(
+platform: tmall
+timezone: Asia/Shanghai
+slas:
+  - name: a
+    kind: reply_time
+    deadline: 3m
+    channels: []
+  - name: b
+    kind: reply_time
+    deadline: 3m
+    channels: [chat, "", chat]
+  - name: c
+    kind: agent_presence
+    channels: [chat]
+)") == std::vector<std::string>{
+           at(7, 15, "channels must name at least one channel"),
+           at(11, 22, "channel name must not be empty"),
+           at(11, 26, "duplicate channel \"chat\""),
+           at(14, 5, "key \"channels\" does not apply to kind agent_presence"),
+       });
+  // Not a list: one error at the value.
+  CHECK(errors_of(R"(
+platform: tmall
+timezone: Asia/Shanghai
+slas:
+  - name: a
+    kind: reply_time
+    deadline: 3m
+    channels: chat
+)")
+            .size() == 1);
+}
+
 TEST_CASE("rule_loader: window must be a positive multiple of a resolution of at most 1d") {
   CHECK(errors_of(R"(
 platform: tmall

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "conversation_index.h"
+#include "conversation_key.h"
 #include "dedup_table.h"
 #include "reorder_buffer.h"
 #include "replywatch/service_hours.h"
@@ -49,7 +50,7 @@ struct OpenRound {
 };
 
 struct Conversation {
-  std::string key;
+  ConversationKey key;
   std::uint32_t shop = 0;
   bool closed_since_session_start = false;
   std::array<bool, kReplyViewCount> first_round_pending{};
@@ -276,7 +277,8 @@ void Engine::State::sweep_conversations(Instant now) {
       for (OpenRound& round : conversation.rounds) {
         if (round.open()) end_round(conversation, round, now, true);
       }
-      conversation_index.erase(conversation_hash(conversation.shop, conversation.key), index);
+      conversation_index.erase(conversation_hash(conversation.shop, conversation.key.view()),
+                               index);
       conversation = Conversation{};
       free_conversations.push_back(index);
     }
@@ -326,7 +328,7 @@ std::uint32_t Engine::State::conversation_for(std::uint32_t shop, const std::str
     conversations.emplace_back();
   }
   Conversation& conversation = conversations[index];
-  conversation.key = key;
+  conversation.key.assign(key);
   conversation.shop = shop;
   conversation.closed_since_session_start = false;
   conversation.first_round_pending = {true, true};
@@ -464,8 +466,8 @@ void Engine::State::fire_round(const TimerEntry& timer) {
           round.warned |= bit;
           ++state.warnings;
           ++state.at_risk;
-          sink->on_warning(WarningRaised{ref(shop_index, s), conversation.key, round.start, now,
-                                         clock_add(platform, sla, round.start, sla.deadline)});
+          sink->on_warning(WarningRaised{ref(shop_index, s), conversation.key.view(), round.start,
+                                         now, clock_add(platform, sla, round.start, sla.deadline)});
         }
       }
       if (clock_add(platform, sla, round.start, sla.deadline) <= now) {
@@ -507,16 +509,16 @@ void Engine::State::decide(const Conversation& conversation, std::uint32_t sla_i
   }
   state.window.add(bucket_of(platform, sla, round.start), bucket_of(platform, sla, now), met,
                    breached, cost);
-  sink->on_round_decided(RoundDecided{ref(shop_index, sla_index), conversation.key, round.start,
-                                      now, answered, met, elapsed});
+  sink->on_round_decided(RoundDecided{ref(shop_index, sla_index), conversation.key.view(),
+                                      round.start, now, answered, met, elapsed});
 }
 
 void Engine::State::end_round(const Conversation& conversation, OpenRound& round, Instant at,
                               bool retired) {
   for (std::uint32_t scored = round.scored; scored != 0; scored &= scored - 1) {
     const auto sla_index = static_cast<std::uint32_t>(__builtin_ctz(scored));
-    sink->on_round_ended(
-        RoundEnded{ref(conversation.shop, sla_index), conversation.key, round.start, at, retired});
+    sink->on_round_ended(RoundEnded{ref(conversation.shop, sla_index), conversation.key.view(),
+                                    round.start, at, retired});
   }
   round = OpenRound{};
 }
@@ -629,13 +631,24 @@ void Engine::set_effect_sink(EffectSink* sink) {
 }
 
 OfferResult Engine::offer(Event event) {
-  State& s = *state_;
+  const EventKey key = key_of(event);
+  return offer(std::move(event), key);
+}
+
+EventKey Engine::key_of(const Event& event) const {
+  const State& s = *state_;
   const auto platform = s.platform_index.find(event.platform);
   if (platform == s.platform_index.end()) {
     throw std::invalid_argument("event for a platform without rules: " + event.platform);
   }
+  const Hash128 hash = DedupTable::key_of(platform->second, event.shop, event.id);
+  return EventKey{hash.low, hash.high};
+}
+
+OfferResult Engine::offer(Event event, const EventKey& key) {
+  State& s = *state_;
   // A key stops making duplicates once the watermark has passed its first ts + retention.
-  if (s.dedup.insert_unless_present(DedupTable::key_of(platform->second, event.shop, event.id),
+  if (s.dedup.insert_unless_present(Hash128{key.low, key.high},
                                     event.ts + s.options.dedup_retention, s.watermark)) {
     ++s.counters.duplicates;
     return OfferResult{true, false};
@@ -657,9 +670,12 @@ OfferResult Engine::offer(Event event) {
 
 bool Engine::is_duplicate(const Event& event) const {
   const State& s = *state_;
-  const auto platform = s.platform_index.find(event.platform);
-  if (platform == s.platform_index.end()) return false;
-  return s.dedup.contains(DedupTable::key_of(platform->second, event.shop, event.id), s.watermark);
+  if (s.platform_index.find(event.platform) == s.platform_index.end()) return false;
+  return is_duplicate(key_of(event));
+}
+
+bool Engine::is_duplicate(const EventKey& key) const {
+  return state_->dedup.contains(Hash128{key.low, key.high}, state_->watermark);
 }
 
 void Engine::advance(Instant watermark) {
@@ -783,8 +799,8 @@ void Engine::for_each_open_round(const std::function<void(const OpenRoundView&)>
         const Sla& sla = platform.rules->slas[sla_index];
         const Duration budget =
             sla.kind == SlaKind::kReplyTime ? sla.deadline : sla.unanswered_cost;
-        visit(OpenRoundView{s.ref(conversation.shop, sla_index), conversation.key, round.start,
-                            s.clock_add(platform, sla, round.start, budget),
+        visit(OpenRoundView{s.ref(conversation.shop, sla_index), conversation.key.view(),
+                            round.start, s.clock_add(platform, sla, round.start, budget),
                             (round.warned & (1U << sla_index)) != 0});
       }
     }

@@ -12,17 +12,17 @@ namespace {
 
 constexpr Duration kOneDay = std::chrono::days(1);
 
-constexpr std::array<std::string_view, 16> kAnySlaKeys = {
+constexpr std::array<std::string_view, 17> kAnySlaKeys = {
     "name",        "kind",       "rounds",        "replies",         "deadline",
     "warn_before", "hours",      "outside_hours", "objective",       "window",
     "resolution",  "min_rounds", "max_average",   "unanswered_cost", "min_online",
-    "grace"};
-constexpr std::array<std::string_view, 12> kReplyTimeKeys = {
-    "name",  "kind",          "rounds",    "replies", "deadline",   "warn_before",
-    "hours", "outside_hours", "objective", "window",  "resolution", "min_rounds"};
-constexpr std::array<std::string_view, 11> kAverageResponseKeys = {
+    "grace",       "channels"};
+constexpr std::array<std::string_view, 13> kReplyTimeKeys = {
+    "name",          "kind",      "rounds", "replies",    "deadline",   "warn_before", "hours",
+    "outside_hours", "objective", "window", "resolution", "min_rounds", "channels"};
+constexpr std::array<std::string_view, 12> kAverageResponseKeys = {
     "name",  "kind",          "rounds", "replies",    "max_average", "unanswered_cost",
-    "hours", "outside_hours", "window", "resolution", "min_rounds"};
+    "hours", "outside_hours", "window", "resolution", "min_rounds",  "channels"};
 constexpr std::array<std::string_view, 5> kAgentPresenceKeys = {"name", "kind", "min_online",
                                                                 "grace", "hours"};
 
@@ -166,7 +166,37 @@ class SlaSchema {
       verdict_.take(checker_.count_at_least_one(*f), result.min_online);
     }
     if (const auto f = present("grace")) verdict_.take(checker_.duration(*f, false), result.grace);
+    if (const auto f = present("channels")) channels(*f, result);
     if (!window(present("window"), present("resolution"), result)) verdict_.fail();
+  }
+
+  // A non-empty list of distinct, non-empty channel names.
+  void channels(const Field& field, Sla& result) {
+    const std::optional<std::vector<Field>> items = checker_.list(field, "each entry of channels");
+    if (!items) {
+      verdict_.fail();
+      return;
+    }
+    if (items->empty()) {
+      checker_.report(field.at, "channels must name at least one channel");
+      verdict_.fail();
+      return;
+    }
+    for (const Field& item : *items) {
+      const std::optional<std::string> channel = checker_.scalar(item, "a channel name");
+      if (!channel) {
+        verdict_.fail();
+      } else if (channel->empty()) {
+        checker_.report(item.at, "channel name must not be empty");
+        verdict_.fail();
+      } else if (std::find(result.channels.begin(), result.channels.end(), *channel) !=
+                 result.channels.end()) {
+        checker_.report(item.at, fmt::format("duplicate channel {}", in_quotes(*channel)));
+        verdict_.fail();
+      } else {
+        result.channels.push_back(*channel);
+      }
+    }
   }
 
   void hours(Sla& result) {

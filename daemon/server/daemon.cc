@@ -490,8 +490,10 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
   const Instant watermark = engine.watermark();
   std::string records;
   std::vector<bool> journaled(events.size(), false);
+  std::vector<EventKey> keys(events.size());  // each event hashed once, for both dedup probes
   for (std::size_t i = 0; i < events.size(); ++i) {
-    if (!engine.is_duplicate(events[i])) {
+    keys[i] = engine.key_of(events[i]);
+    if (!engine.is_duplicate(keys[i])) {
       append_journal_record(records, watermark, encode_event(events[i]), !records.empty());
       journaled[i] = true;
     }
@@ -507,7 +509,7 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
   for (std::size_t i = 0; i < events.size(); ++i) {
     const std::string platform = events[i].platform;
     const auto type = static_cast<std::size_t>(events[i].type);
-    if (!host_->offer(std::move(events[i])).duplicate) {
+    if (!host_->offer(std::move(events[i]), keys[i]).duplicate) {
       ++result.accepted;
       continue;
     }

@@ -48,11 +48,16 @@ EngineHost::EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions optio
 EngineHost::~EngineHost() { engine_.set_effect_sink(nullptr); }
 
 OfferResult EngineHost::offer(Event event) {
+  const EventKey key = engine_.key_of(event);
+  return offer(std::move(event), key);
+}
+
+OfferResult EngineHost::offer(Event event, const EventKey& key) {
   const auto platform =
       static_cast<std::size_t>(rules_->find(event.platform) - rules_->platforms.data());
   PlatformEventCounts& counts = platform_counts_[platform];
   ++counts.received[static_cast<std::size_t>(event.type)];
-  const OfferResult result = engine_.offer(std::move(event));
+  const OfferResult result = engine_.offer(std::move(event), key);
   if (result.duplicate) ++counts.duplicates;
   if (result.late) ++counts.late;
   return result;

@@ -41,6 +41,7 @@ class EngineHost final : private EffectSink {
   const RuleSet& rules() const { return *rules_; }
 
   OfferResult offer(Event event);
+  OfferResult offer(Event event, const EventKey& key);  // key: engine().key_of(event)
 
   // Advances to the recorded watermark at a request's first record and offers the recorded
   // event, exactly as live.

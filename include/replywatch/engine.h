@@ -77,6 +77,13 @@ class EffectSink {
   virtual void on_presence_incident(const PresenceIncident& /*effect*/) {}
 };
 
+// An event's dedup identity: (platform, shop, id) hashed once. The daemon asks is_duplicate
+// before it journals, then offers with the same key, so each event is hashed once.
+struct EventKey {
+  std::uint64_t low = 0;
+  std::uint64_t high = 0;
+};
+
 struct OfferResult {
   bool duplicate = false;
   bool late = false;  // older than the watermark: applied at once, counted
@@ -134,10 +141,16 @@ class Engine {
   // Takes one validated event whose platform is loaded. Duplicates are dropped; late events
   // (ts before the watermark) are applied at once; the rest wait in the reorder buffer.
   OfferResult offer(Event event);
+  // The same with the event's key_of() worked out already.
+  OfferResult offer(Event event, const EventKey& key);
+
+  // The dedup identity of an event whose platform is loaded.
+  EventKey key_of(const Event& event) const;
 
   // Whether offer() would call `event` a duplicate now. The daemon asks before it makes events
   // durable, so retried webhooks do not grow the journal.
   bool is_duplicate(const Event& event) const;
+  bool is_duplicate(const EventKey& key) const;
 
   // Moves the watermark forward (never back) and applies, in time order, every buffered event
   // and due timer strictly before it. Events win ties with timers at the same instant.
