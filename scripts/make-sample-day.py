@@ -151,6 +151,8 @@ SHOPS = [
     },
     {
         "platform": "ebay", "shop": "ebay-parts", "tz": LOS_ANGELES, "ids": "ebay",
+        # eBay buyer messages arrive as email: chat-only SLAs (channels: [chat]) skip them.
+        "channel": "email",
         "date": US_DAY, "span": ("08:00", "32:00"),
         "buyer": ("eb_", 8), "load": US_LOAD, "conversations": 30, "night": 0,
         "service": None,
@@ -269,6 +271,8 @@ class Day:
         if conversation is not None:
             ev["conversation"] = conversation
         ev.update(extra)
+        if conversation is not None and shop.get("channel"):
+            ev["channel"] = shop["channel"]
         ev["ts"] = self.fmt(ts)
         self.seq += 1
         self.events.append((ts, self.seq, ev))
