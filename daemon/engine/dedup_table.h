@@ -1,10 +1,13 @@
 // The accepted (platform, shop, id) triples that still make later copies duplicates (SPEC §1),
-// each as a 128-bit keyed hash and the instant its retention ends: 24 bytes a slot in one flat
-// array, instead of the triple's strings in a node-based set (about 150 bytes an id).
+// each as 96 bits of a 128-bit keyed hash and the instant its retention ends: 20 bytes a slot in
+// one flat array, instead of the triple's strings in a node-based set (about 150 bytes an id).
 //
-// Two different triples are confused only when their 128-bit hashes are equal. For n remembered
-// ids that has probability about n² / 2¹²⁹: 3·10⁻²³ at 10⁸ ids, far below any hardware fault
-// rate. The hash is SipHash, so ids cannot be chosen to collide without its key.
+// Two different triples are confused only when those 96 bits are equal. For n remembered ids
+// that has probability about n² / 2⁹⁷: 6·10⁻¹⁴ at 10⁸ ids (a hundred million ids inside one
+// retention), far below the rate of undetected memory or disk faults. The hash is SipHash, a
+// pseudo-random function, so its bits are as good as random for ids nobody chose to collide.
+// Chosen ids: finding two of one's own that collide costs about 2⁴⁸ hash evaluations and only
+// makes one's own second event a duplicate; matching another sender's id costs about 2⁹⁶.
 //
 // Open addressing with linear probing, grown in 1.5x steps so that the array is 53-80 % full.
 // Expired entries are dropped (by rebuilding the array) when the table would otherwise grow, and
@@ -37,11 +40,11 @@ class DedupTable {
   // Whether `key` was remembered with a retention end at or after `now`.
   bool contains(const Hash128& key, Instant now) const {
     if (slots_.empty()) return false;
-    const Hash128 stored = stored_form(key);
-    for (std::size_t i = home(stored);; i = next(i)) {
+    const Slot wanted = Slot::of(key, now);
+    for (std::size_t i = home(wanted);; i = next(i)) {
       const Slot& slot = slots_[i];
       if (slot.empty()) return false;
-      if (slot.key == stored) return slot.expires >= now;
+      if (slot.same_key(wanted)) return slot.expires() >= now;
     }
   }
 
@@ -49,17 +52,17 @@ class DedupTable {
   // was (a duplicate); then nothing changes.
   bool insert_unless_present(const Hash128& key, Instant expires, Instant now) {
     if ((size_ + 1) * kMaxLoadDen > slots_.size() * kMaxLoadNum) make_room(now);
-    const Hash128 stored = stored_form(key);
-    for (std::size_t i = home(stored);; i = next(i)) {
+    const Slot wanted = Slot::of(key, expires);
+    for (std::size_t i = home(wanted);; i = next(i)) {
       Slot& slot = slots_[i];
       if (slot.empty()) {
-        slot = Slot{stored, expires};
+        slot = wanted;
         ++size_;
         return false;
       }
-      if (slot.key == stored) {
-        if (slot.expires >= now) return true;
-        slot.expires = expires;  // expired but not yet dropped: this copy counts anew
+      if (slot.same_key(wanted)) {
+        if (slot.expires() >= now) return true;
+        slot = wanted;  // expired but not yet dropped: this copy counts anew
         return false;
       }
     }
@@ -71,7 +74,7 @@ class DedupTable {
     slots_.assign(old.size(), Slot{});
     size_ = 0;
     for (const Slot& slot : old) {
-      if (!slot.empty() && slot.expires >= now) place(slot);
+      if (!slot.empty() && slot.expires() >= now) place(slot);
     }
   }
 
@@ -80,35 +83,51 @@ class DedupTable {
   std::size_t capacity() const { return slots_.size(); }
 
  private:
-  // Fixed: finding two triples with equal hashes costs about 2⁶⁴ hash evaluations even knowing
-  // the key, so a secret key would add nothing that matters here.
+  // Fixed, not secret: the collision bound above does not depend on it.
   static constexpr std::uint64_t kKey0 = 0x7265706c79776174ULL;
   static constexpr std::uint64_t kKey1 = 0x6368206465647570ULL;
   static constexpr std::size_t kMaxLoadNum = 4;
   static constexpr std::size_t kMaxLoadDen = 5;
   static constexpr std::size_t kInitialSlots = 64;
 
+  // 4-byte words only, so that a slot packs to 20 bytes.
   struct Slot {
-    Hash128 key;  // all zero: empty
-    Instant expires{};
-    bool empty() const { return key.low == 0 && key.high == 0; }
+    std::uint32_t key[3] = {};  // 96 bits of the hash; all zero: empty
+    std::uint32_t expires_low = 0;
+    std::uint32_t expires_high = 0;
+
+    static Slot of(const Hash128& hash, Instant expires) {
+      Slot slot;
+      slot.key[0] = static_cast<std::uint32_t>(hash.high >> 32);  // also picks the home slot
+      slot.key[1] = static_cast<std::uint32_t>(hash.high);
+      slot.key[2] = static_cast<std::uint32_t>(hash.low);
+      // The all-zero hash marks an empty slot, so it is stored as another value.
+      if (slot.empty()) slot.key[2] = 1;
+      const auto ms = static_cast<std::uint64_t>(expires.time_since_epoch().count());
+      slot.expires_low = static_cast<std::uint32_t>(ms);
+      slot.expires_high = static_cast<std::uint32_t>(ms >> 32);
+      return slot;
+    }
+    bool empty() const { return (key[0] | key[1] | key[2]) == 0; }
+    bool same_key(const Slot& other) const {
+      return key[0] == other.key[0] && key[1] == other.key[1] && key[2] == other.key[2];
+    }
+    Instant expires() const {
+      const std::uint64_t ms = (std::uint64_t{expires_high} << 32) | expires_low;
+      return Instant(Duration(static_cast<std::int64_t>(ms)));
+    }
   };
+  static_assert(sizeof(Slot) == 20);
 
-  // The all-zero hash marks an empty slot, so it is stored as another value.
-  static Hash128 stored_form(Hash128 key) {
-    if (key.low == 0 && key.high == 0) key.low = 1;
-    return key;
-  }
-
-  std::size_t home(const Hash128& key) const {
+  std::size_t home(const Slot& slot) const {
     // Multiply-shift maps 32 bits of the hash onto any table size below 2³², not only powers
     // of two.
-    return static_cast<std::size_t>(((key.high >> 32) * slots_.size()) >> 32);
+    return static_cast<std::size_t>((std::uint64_t{slot.key[0]} * slots_.size()) >> 32);
   }
   std::size_t next(std::size_t i) const { return i + 1 == slots_.size() ? 0 : i + 1; }
 
   void place(const Slot& slot) {
-    std::size_t i = home(slot.key);
+    std::size_t i = home(slot);
     while (!slots_[i].empty()) i = next(i);
     slots_[i] = slot;
     ++size_;

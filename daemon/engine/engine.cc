@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <deque>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
@@ -11,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "chunked_store.h"
 #include "conversation_index.h"
 #include "conversation_key.h"
 #include "dedup_table.h"
@@ -128,7 +128,7 @@ struct Engine::State {
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> platform_index;
   std::vector<Shop> shops;
 
-  std::deque<Conversation> conversations;
+  ChunkedStore<Conversation> conversations;
   std::vector<std::uint32_t> free_conversations;
   ConversationIndex conversation_index;
 
@@ -714,7 +714,8 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
   for (std::size_t i = 0; i < s.shops.size(); ++i) {
     oldest[i].assign(s.shops[i].slas.size(), kInstantMax);
   }
-  for (const Conversation& conversation : s.conversations) {
+  for (std::size_t index = 0; index < s.conversations.size(); ++index) {
+    const Conversation& conversation = s.conversations[index];
     if (!conversation.in_use()) continue;
     for (const OpenRound& round : conversation.rounds) {
       const std::uint32_t pending = round.scored & ~round.decided;
@@ -788,7 +789,8 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
 
 void Engine::for_each_open_round(const std::function<void(const OpenRoundView&)>& visit) const {
   const State& s = *state_;
-  for (const Conversation& conversation : s.conversations) {
+  for (std::size_t index = 0; index < s.conversations.size(); ++index) {
+    const Conversation& conversation = s.conversations[index];
     if (!conversation.in_use()) continue;
     const PlatformRuntime& platform = s.platforms[s.shops[conversation.shop].platform];
     for (const OpenRound& round : conversation.rounds) {
@@ -819,8 +821,8 @@ Engine::MemoryStats Engine::memory_stats() const {
   const State& s = *state_;
   MemoryStats stats;
   stats.conversations = s.conversation_index.size();
-  for (const Conversation& conversation : s.conversations) {
-    for (const OpenRound& round : conversation.rounds) {
+  for (std::size_t index = 0; index < s.conversations.size(); ++index) {
+    for (const OpenRound& round : s.conversations[index].rounds) {
       if (round.open()) ++stats.open_rounds;
     }
   }
