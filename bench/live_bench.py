@@ -11,6 +11,8 @@ fresh data directory, then measures:
            allowed lateness (p50/p99)
   metrics  S shops x 5 SLAs: GET /metrics (plain and gzip), its bytes, and the longest answer of
            single-event POSTs sent back to back during the scrapes, against GET /-/healthy
+  rss      the daemon's resident memory growth per open round over M buyer messages in distinct
+           conversations of a platform with one SLA (one round each, each id remembered)
 Every figure is the median of R runs. The clock read here is this process's own monotonic and
 wall clock: benchmarks measure the machine, not event time.
 """
@@ -54,6 +56,14 @@ slas:
     kind: agent_presence
     grace: 30s
 """
+# One SLA in one reply view: each buyer message opens exactly one round.
+ONE_ROUND_RULES = """platform: oneround
+timezone: UTC
+slas:
+  - name: reply_24h
+    kind: reply_time
+    deadline: 24h
+"""
 LATENESS_MS = 2000
 
 
@@ -68,6 +78,8 @@ class Daemon:
         os.mkdir(rules)
         with open(os.path.join(rules, "bench.yaml"), "w") as f:
             f.write(RULES)
+        with open(os.path.join(rules, "oneround.yaml"), "w") as f:
+            f.write(ONE_ROUND_RULES)
         self.log_path = os.path.join(self.dir, "daemon.log")
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
@@ -250,6 +262,30 @@ def metrics_figures(daemon, run):
     }
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_per_round(daemon, rounds, batch):
+    """Bytes of RSS growth per open round over `rounds` unanswered buyer messages."""
+    connection = daemon.connect("ingest")
+    post(connection, event("warmup", "w", "buyer_message", "w", now_ms()).replace(
+        '"bench"', '"oneround"').encode())
+    before = rss_kib(daemon.process.pid)
+    ts = now_ms()
+    for start in range(0, rounds, batch):
+        lines = [f'{{"id":"msg-{i:012}","platform":"oneround","shop":"shop{i % 100}",'
+                 f'"type":"buyer_message","conversation":"tb_{i:09}","ts":{ts}}}'
+                 for i in range(start, min(rounds, start + batch))]
+        post(connection, ("\n".join(lines) + "\n").encode())
+    time.sleep(3)  # past the allowed lateness, so every event has left the reorder buffer
+    return (rss_kib(daemon.process.pid) - before) * 1024 / rounds
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
@@ -258,6 +294,7 @@ def main():
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--shops", type=int, default=2000)
     parser.add_argument("--deadlines", type=int, default=10000)
+    parser.add_argument("--rss-rounds", type=int, default=1000000)
     args = parser.parse_args()
 
     daemon = Daemon(args.binary)
@@ -274,6 +311,13 @@ def main():
             print(f"metrics_{key} {statistics.median(r[key] for r in runs):.1f}")
     finally:
         daemon.stop()
+    # On a daemon of its own, so that nothing else grows meanwhile.
+    if args.rss_rounds > 0:
+        daemon = Daemon(args.binary)
+        try:
+            print(f"rss_bytes_per_round {rss_per_round(daemon, args.rss_rounds, args.batch):.1f}")
+        finally:
+            daemon.stop()
 
 
 if __name__ == "__main__":

@@ -60,3 +60,19 @@ TEST_CASE("reorder_buffer: slots are reused and arrival order holds across reuse
     }
   }
 }
+
+TEST_CASE("reorder_buffer: a drained burst gives its slots back", "[reorder_buffer]") {
+  ReorderBuffer buffer;
+  for (int i = 0; i < 10'000; ++i) buffer.push(event_at(i, std::to_string(i)));
+  CHECK(buffer.slot_capacity() >= 10'000);
+  for (int i = 0; i < 10'000; ++i) REQUIRE(buffer.pop().id == std::to_string(i));
+  CHECK(buffer.empty());
+  CHECK(buffer.slot_capacity() == 0);
+  // and works as before afterwards
+  buffer.push(event_at(5, "again"));
+  CHECK(buffer.pop().id == "again");
+  // A small buffer keeps its slots for reuse.
+  for (int i = 0; i < 10; ++i) buffer.push(event_at(i, std::to_string(i)));
+  while (!buffer.empty()) buffer.pop();
+  CHECK(buffer.slot_capacity() > 0);
+}

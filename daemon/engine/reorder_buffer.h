@@ -42,8 +42,14 @@ class ReorderBuffer {
     Event event = std::move(slots_[handle.slot]);
     slots_[handle.slot] = Event{};
     free_slots_.push_back(handle.slot);
+    // A burst (a large batch, a slow watermark) leaves many empty slots of ~250 bytes each: give
+    // them back once the buffer has drained, rather than keep the peak for good.
+    if (heap_.empty() && slots_.size() > kKeptSlots) release();
     return event;
   }
+
+  // Slots held, for tests: how much memory the buffer keeps.
+  std::size_t slot_capacity() const { return slots_.capacity(); }
 
  private:
   struct Handle {
@@ -55,6 +61,14 @@ class ReorderBuffer {
   static bool later(const Handle& a, const Handle& b) {
     if (a.ts != b.ts) return a.ts > b.ts;
     return a.arrival > b.arrival;
+  }
+
+  static constexpr std::size_t kKeptSlots = 1024;
+
+  void release() {
+    std::vector<Event>().swap(slots_);
+    std::vector<std::uint32_t>().swap(free_slots_);
+    std::vector<Handle>().swap(heap_);
   }
 
   std::vector<Event> slots_;
