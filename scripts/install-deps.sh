@@ -7,7 +7,7 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git ca-certificates tzdata clang-format
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libyaml-cpp-dev libfmt-dev catch2 libhowardhinnant-date-dev libssl-dev
-  libsystemd-dev
+  libsystemd-dev zlib1g-dev
   # promtool, for the test that lints a real scrape; systemd-analyze, for the unit's test
   prometheus systemd
   # bench/: Google Benchmark for the engine figures, python3 for the live daemon's figures

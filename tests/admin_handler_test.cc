@@ -92,6 +92,27 @@ TEST_CASE("admin: /metrics is Prometheus text format 0.0.4", "[admin]") {
   CHECK(backend.metrics_calls == 2);
 }
 
+TEST_CASE("admin: /metrics is gzip'd when the scraper asks", "[admin]") {
+  FakeBackend backend;
+  HttpRequest asking = get("/metrics");
+  asking.set(http::field::accept_encoding, "gzip");
+  const HttpResponse compressed = handle_admin_request(asking, backend);
+  CHECK(compressed.result() == http::status::ok);
+  CHECK(compressed[http::field::content_encoding] == "gzip");
+  CHECK(compressed[http::field::vary] == "Accept-Encoding");
+  CHECK(compressed[http::field::content_type] == "text/plain; version=0.0.4; charset=utf-8");
+  REQUIRE(compressed.body().size() > 2);
+  CHECK(static_cast<unsigned char>(compressed.body()[0]) == 0x1f);
+  CHECK(static_cast<unsigned char>(compressed.body()[1]) == 0x8b);
+
+  HttpRequest refusing = get("/metrics");
+  refusing.set(http::field::accept_encoding, "gzip;q=0, identity");
+  const HttpResponse plain = handle_admin_request(refusing, backend);
+  CHECK(plain[http::field::content_encoding].empty());
+  CHECK(plain[http::field::vary] == "Accept-Encoding");
+  CHECK(plain.body() == kMetrics);
+}
+
 TEST_CASE("admin: /metrics answers GET only", "[admin]") {
   FakeBackend backend;
   const HttpResponse response =

@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "gzip.h"
+
 namespace replywatch::server {
 namespace {
 
@@ -51,8 +53,16 @@ HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& back
 
   if (path == "/metrics") {
     if (!get) return method_not_allowed("GET");
-    return text_response(request, http::status::ok, backend.metrics_text(),
-                         "text/plain; version=0.0.4; charset=utf-8");
+    HttpResponse response = text_response(request, http::status::ok, backend.metrics_text(),
+                                          "text/plain; version=0.0.4; charset=utf-8");
+    response.set(http::field::vary, "Accept-Encoding");
+    if (accepts_gzip(request[http::field::accept_encoding])) {
+      if (auto compressed = gzip_compress(response.body())) {
+        response.body() = std::move(*compressed);
+        response.set(http::field::content_encoding, "gzip");
+      }
+    }
+    return response;
   }
   if (path == "/-/healthy") {
     if (!get) return method_not_allowed("GET");
