@@ -86,8 +86,8 @@ SlaRef ref_of(const EngineHost& host, Instant at, std::string_view shop, std::st
   return figures_of(host, at, shop, sla, platform).ref;
 }
 
-std::size_t bucket_index(const EngineHost& host, double bound) {
-  const auto& bounds = host.bucket_bounds();
+std::size_t bucket_index(const EngineHost& host, SlaRef ref, double bound) {
+  const auto& bounds = host.bucket_bounds(ref);
   const auto it = std::find(bounds.begin(), bounds.end(), bound);
   REQUIRE(it != bounds.end());
   return static_cast<std::size_t>(it - bounds.begin());
@@ -124,9 +124,9 @@ void check_same_figures(const std::vector<SlaFigures>& live,
 }
 
 void check_same_histograms(const EngineHost& live, const EngineHost& replayed, Instant at) {
-  CHECK(live.bucket_bounds() == replayed.bucket_bounds());
   for (const SlaFigures& f : live.engine().figures(at)) {
     INFO(f.platform << "/" << f.shop << "/" << f.sla);
+    CHECK(live.bucket_bounds(f.ref) == replayed.bucket_bounds(f.ref));
     const ResponseHistogram* a = live.histogram(f.ref);
     const ResponseHistogram* b = replayed.histogram(f.ref);
     REQUIRE((a == nullptr) == (b == nullptr));
@@ -188,27 +188,21 @@ class LiveDaemon {
 
 }  // namespace
 
-TEST_CASE("engine_host: histogram bounds hold every threshold of the rules", "[engine_host]") {
+TEST_CASE("engine_host: histogram bounds are the SLA's own thresholds and a short ladder",
+          "[engine_host]") {
   EngineHost host(rules_from_yamls({kTmallYaml, kJdYaml}), {});
-  const std::vector<double>& bounds = host.bucket_bounds();
-  // reply_time deadlines and warning points (deadline - warn_before)
-  CHECK(contains(bounds, 180.0));
-  CHECK(contains(bounds, 120.0));
-  CHECK(contains(bounds, 7.0));
-  CHECK(contains(bounds, 4.5));
-  // average_response max_average and unanswered_cost
-  CHECK(contains(bounds, 40.0));
-  CHECK(contains(bounds, 500.0));
-  CHECK(contains(bounds, 1.234));
-  CHECK(contains(bounds, 172800.0));
-  // the fixed ladder is still there
-  for (const double base : {1.0, 5.0, 60.0, 300.0, 3600.0, 86400.0}) CHECK(contains(bounds, base));
-  // strictly increasing, positive, finite
-  REQUIRE_FALSE(bounds.empty());
-  CHECK(bounds.front() > 0.0);
-  CHECK(std::isfinite(bounds.back()));
-  CHECK(std::adjacent_find(bounds.begin(), bounds.end(),
-                           [](double a, double b) { return !(a < b); }) == bounds.end());
+  // Platforms sort by name: jd is 0, tmall 1. SLAs in file order.
+  const SlaRef jd_quick{0, 0, 0};
+  const SlaRef tmall_reply{1, 0, 0};
+  const SlaRef tmall_average{1, 0, 1};
+  const SlaRef tmall_presence{1, 0, 2};
+  // reply_time: deadline 180 s, warning point 120 s, and 1/4, 1/2, 2 and 4 times the deadline
+  CHECK(host.bucket_bounds(tmall_reply) == std::vector<double>{45, 90, 120, 180, 360, 720});
+  // average_response: max_average 40 s, unanswered_cost 500 s, and the ladder around 40 s
+  CHECK(host.bucket_bounds(tmall_average) == std::vector<double>{10, 20, 40, 80, 160, 500});
+  // another file's thresholds stay in its own SLAs: 7 s and its 4.5 s warning point
+  CHECK(host.bucket_bounds(jd_quick) == std::vector<double>{1.75, 3.5, 4.5, 7, 14, 28});
+  CHECK(host.bucket_bounds(tmall_presence).empty());
 }
 
 TEST_CASE("engine_host: a decided round lands in the bucket whose bound is >= its time",
@@ -233,12 +227,11 @@ TEST_CASE("engine_host: a decided round lands in the bucket whose bound is >= it
   const Instant at = kT0 + mins(20);
   const ResponseHistogram* h = host.histogram(reply);
   REQUIRE(h != nullptr);
-  REQUIRE(h->bucket_counts.size() == host.bucket_bounds().size());
-  std::vector<std::uint64_t> expected(host.bucket_bounds().size(), 0);
-  expected[bucket_index(host, 1.0)] = 1;    // 0.001 s
-  expected[bucket_index(host, 60.0)] = 1;   // exactly 60 s: le="60"
-  expected[bucket_index(host, 90.0)] = 1;   // 60.001 s: the next bound
-  expected[bucket_index(host, 180.0)] = 1;  // unanswered: observed at its deadline
+  REQUIRE(h->bucket_counts.size() == host.bucket_bounds(reply).size());
+  std::vector<std::uint64_t> expected(host.bucket_bounds(reply).size(), 0);
+  expected[bucket_index(host, reply, 45.0)] = 1;   // 0.001 s
+  expected[bucket_index(host, reply, 90.0)] = 2;   // 60 s and 60.001 s
+  expected[bucket_index(host, reply, 180.0)] = 1;  // unanswered: observed at its deadline
   CHECK(h->bucket_counts == expected);
   CHECK(h->count == 4);
   CHECK(h->sum == Approx(0.001 + 60.0 + 60.001 + 180.0));
@@ -246,11 +239,10 @@ TEST_CASE("engine_host: a decided round lands in the bucket whose bound is >= it
   // The same rounds under average_response: the unanswered one at its cost cap (500 s).
   const ResponseHistogram* avg = host.histogram(average);
   REQUIRE(avg != nullptr);
-  std::vector<std::uint64_t> expected_avg(host.bucket_bounds().size(), 0);
-  expected_avg[bucket_index(host, 1.0)] = 1;
-  expected_avg[bucket_index(host, 60.0)] = 1;
-  expected_avg[bucket_index(host, 90.0)] = 1;
-  expected_avg[bucket_index(host, 500.0)] = 1;
+  std::vector<std::uint64_t> expected_avg(host.bucket_bounds(average).size(), 0);
+  expected_avg[bucket_index(host, average, 10.0)] = 1;
+  expected_avg[bucket_index(host, average, 80.0)] = 2;  // 60 s and 60.001 s
+  expected_avg[bucket_index(host, average, 500.0)] = 1;
   CHECK(avg->bucket_counts == expected_avg);
   CHECK(avg->count == 4);
 
@@ -261,7 +253,7 @@ TEST_CASE("engine_host: a decided round lands in the bucket whose bound is >= it
   const ResponseHistogram* other_h = host.histogram(other);
   REQUIRE(other_h != nullptr);
   CHECK(other_h->count == 1);
-  CHECK(other_h->bucket_counts[bucket_index(host, 180.0)] == 1);
+  CHECK(other_h->bucket_counts[bucket_index(host, other, 180.0)] == 1);
   // agent_presence decides no rounds.
   CHECK(host.histogram(ref_of(host, at, "s1", "agent_online")) == nullptr);
 }

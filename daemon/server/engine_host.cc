@@ -9,29 +9,39 @@
 namespace replywatch::server {
 namespace {
 
-// Seconds; chat answers live in the first half, e-mail style answers (Amazon, eBay) in the rest.
-constexpr std::array<double, 21> kBaseBounds = {1,   2,    5,    10,   15,    20,    30,
-                                                45,  60,   90,   120,  180,   300,   600,
-                                                900, 1800, 3600, 7200, 21600, 43200, 86400};
+// Fractions and multiples of an SLA's main threshold (its deadline, or max_average) put beside
+// its own thresholds: enough to read a quantile near the target, at a handful of buckets per
+// series instead of one per threshold of every rule file.
+constexpr std::array<double, 4> kLadder = {0.25, 0.5, 2.0, 4.0};
 
-std::vector<double> bounds_for(const RuleSet& rules) {
-  std::vector<double> bounds(kBaseBounds.begin(), kBaseBounds.end());
-  for (const PlatformRules& platform : rules.platforms) {
-    for (const Sla& sla : platform.slas) {
-      if (sla.kind == SlaKind::kReplyTime) {
-        bounds.push_back(to_seconds(sla.deadline));
-        if (sla.warn_before) bounds.push_back(to_seconds(sla.deadline - *sla.warn_before));
-      } else if (sla.kind == SlaKind::kAverageResponse) {
-        bounds.push_back(to_seconds(sla.max_average));
-        bounds.push_back(to_seconds(sla.unanswered_cost));
-      }
-    }
+std::vector<double> bounds_for(const Sla& sla) {
+  std::vector<double> bounds;
+  double main_threshold = 0.0;
+  if (sla.kind == SlaKind::kReplyTime) {
+    main_threshold = to_seconds(sla.deadline);
+    if (sla.warn_before) bounds.push_back(to_seconds(sla.deadline - *sla.warn_before));
+  } else if (sla.kind == SlaKind::kAverageResponse) {
+    main_threshold = to_seconds(sla.max_average);
+    bounds.push_back(to_seconds(sla.unanswered_cost));
+  } else {
+    return bounds;  // agent_presence observes no rounds
   }
+  bounds.push_back(main_threshold);
+  for (const double factor : kLadder) bounds.push_back(main_threshold * factor);
   std::sort(bounds.begin(), bounds.end());
   bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
   bounds.erase(std::remove_if(bounds.begin(), bounds.end(),
                               [](double bound) { return !(bound > 0.0) || std::isinf(bound); }),
                bounds.end());
+  return bounds;
+}
+
+std::vector<std::vector<std::vector<double>>> bounds_for(const RuleSet& rules) {
+  std::vector<std::vector<std::vector<double>>> bounds;
+  for (const PlatformRules& platform : rules.platforms) {
+    auto& per_sla = bounds.emplace_back();
+    for (const Sla& sla : platform.slas) per_sla.push_back(bounds_for(sla));
+  }
   return bounds;
 }
 
@@ -105,11 +115,12 @@ void EngineHost::on_round_decided(const RoundDecided& effect) {
   auto& per_sla = histograms_[effect.ref.shop];
   if (effect.ref.sla >= per_sla.size()) per_sla.resize(effect.ref.sla + 1);
   ResponseHistogram& histogram = per_sla[effect.ref.sla];
-  if (histogram.bucket_counts.empty()) histogram.bucket_counts.assign(bounds_.size(), 0);
+  const std::vector<double>& bounds = bucket_bounds(effect.ref);
+  if (histogram.bucket_counts.empty()) histogram.bucket_counts.assign(bounds.size(), 0);
   // An unanswered round is observed at its deadline or cost cap: what it cost, at least.
   const double seconds = to_seconds(effect.elapsed);
-  const auto bucket = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
-  if (bucket != bounds_.end()) ++histogram.bucket_counts[bucket - bounds_.begin()];
+  const auto bucket = std::lower_bound(bounds.begin(), bounds.end(), seconds);
+  if (bucket != bounds.end()) ++histogram.bucket_counts[bucket - bounds.begin()];
   histogram.sum += seconds;
   ++histogram.count;
 }

@@ -47,9 +47,12 @@ class EngineHost final : private EffectSink {
   // event, exactly as live.
   JournalLineResult replay_journal_line(std::string_view line);
 
-  // Bucket bounds in seconds: a fixed ladder plus every deadline, warning point, max_average
-  // and unanswered_cost of the loaded rules.
-  const std::vector<double>& bucket_bounds() const { return bounds_; }
+  // Bucket bounds in seconds of one SLA's histogram: its own thresholds (deadline and warning
+  // point, or max_average and unanswered_cost) and 1/4, 1/2, 2 and 4 times its deadline or
+  // max_average. Empty for agent_presence.
+  const std::vector<double>& bucket_bounds(SlaRef ref) const {
+    return bounds_[ref.platform][ref.sla];
+  }
   // Nothing for a (shop, SLA) without a decided round yet.
   const ResponseHistogram* histogram(SlaRef ref) const;
   const PlatformEventCounts& platform_counts(std::uint32_t platform) const {
@@ -64,7 +67,7 @@ class EngineHost final : private EffectSink {
 
   std::shared_ptr<const RuleSet> rules_;
   Engine engine_;
-  std::vector<double> bounds_;
+  std::vector<std::vector<std::vector<double>>> bounds_;    // [platform][sla]
   std::vector<std::vector<ResponseHistogram>> histograms_;  // [shop][sla]
   std::vector<PlatformEventCounts> platform_counts_;
 };

@@ -166,7 +166,7 @@ std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant
     add(f.understaffed, labels(), sla.understaffed_seconds);
     if (sla.kind != SlaKind::kAgentPresence) {
       f.response.metric.push_back(
-          histogram_metric(labels(), host.bucket_bounds(), host.histogram(sla.ref)));
+          histogram_metric(labels(), host.bucket_bounds(sla.ref), host.histogram(sla.ref)));
     }
     add(f.open, labels(), static_cast<double>(sla.open_rounds));
     add(f.at_risk, labels(), static_cast<double>(sla.at_risk_rounds));
