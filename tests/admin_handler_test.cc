@@ -39,17 +39,19 @@ class FakeBackend final : public AdminBackend {
     ++metrics_calls;
     return kMetrics;
   }
-  ReloadOutcome reload(std::string_view trigger) override {
+  void reload(std::string_view trigger, std::function<void(ReloadOutcome)> done) override {
     triggers.emplace_back(trigger);
-    return next_reload;
+    done(next_reload);
   }
   std::optional<boost::json::object> at_risk(const AtRiskQuery& query) override {
     queries.push_back(query);
     if (!is_ready) return std::nullopt;
     return boost::json::object{{"now", "2026-11-22T15:00:00.000Z"}, {"slas", boost::json::array{}}};
   }
-  void count_refused_request(std::string_view reason, std::string_view detail) override {
-    refused.emplace_back(std::string(reason), std::string(detail));
+  void count_refused_request(replywatch::server::RefusalReason reason,
+                             std::string_view detail) override {
+    refused.emplace_back(std::string(replywatch::server::refusal_label(reason)),
+                         std::string(detail));
   }
 
   bool is_ready = true;

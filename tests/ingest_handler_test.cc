@@ -67,8 +67,10 @@ class FakeBackend final : public IngestBackend {
     return result;
   }
   void count_rejected_event(RejectReason reason) override { rejected.push_back(reason); }
-  void count_refused_request(std::string_view reason, std::string_view detail) override {
-    refused.emplace_back(std::string(reason), std::string(detail));
+  void count_refused_request(replywatch::server::RefusalReason reason,
+                             std::string_view detail) override {
+    refused.emplace_back(std::string(replywatch::server::refusal_label(reason)),
+                         std::string(detail));
   }
 
   bool is_ready = true;

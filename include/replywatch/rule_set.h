@@ -91,6 +91,9 @@ struct PlatformRules {
   Duration idle_timeout = std::chrono::minutes(30);
   std::vector<std::string> counted_bots;
   std::vector<Sla> slas;  // in file order
+  // `shops:` of the rule file: the only shops that may have events. Empty: any shop, up to the
+  // daemon's max_shops.
+  std::vector<std::string> allowed_shops;
 };
 
 // The name a rule file uses for the kind: reply_time, average_response, agent_presence.
