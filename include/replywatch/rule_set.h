@@ -106,6 +106,9 @@ struct RuleSet {
   const PlatformRules* find(std::string_view platform) const;
 };
 
+// At most this many buckets (window / resolution) per SLA.
+inline constexpr std::int64_t kMaxWindowBuckets = 100'000;
+
 // At most this many SLAs per rule file: the engine keeps per-round state in 32-bit masks.
 inline constexpr std::size_t kMaxSlasPerPlatform = 32;
 
