@@ -165,7 +165,7 @@ class PlatformSchema {
         names.push_back(*shop);
       }
     }
-    if (names.empty()) {
+    if (items->empty()) {
       checker_.report(field.at, "shops must list at least one shop (omit it to allow any)");
       verdict_.fail();
     }
