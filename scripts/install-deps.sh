@@ -10,6 +10,8 @@ packages=(
   libsystemd-dev
   # promtool, for the test that lints a real scrape; systemd-analyze, for the unit's test
   prometheus systemd
+  # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)
+  clang libclang-rt-14-dev
 )
 
 missing=()
