@@ -361,3 +361,33 @@ TEST_CASE(
   CHECK(too_big.status == 422);
   CHECK_THAT(too_big.body, Catch::Contains("larger than 1048576 bytes"));
 }
+
+TEST_CASE("Finding 11: a chunked trailer over 64 KiB is answered 431 and counted",
+          "[daemon][hardening]") {
+  // Before: Beast threw out of the session; the connection dropped unanswered, uncounted.
+  TempDir dir("trailer");
+  dir.write("rules/testchat.yaml", kRules);
+  DaemonProcess daemon(args_for(dir));
+  const std::string body = event("t", "s", now_ms());
+  std::ostringstream request;
+  request << "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          << "Transfer-Encoding: chunked\r\n\r\n"
+          << std::hex << body.size() << "\r\n"
+          << body << "\r\n0\r\nX-Trailer: " << std::string(70'000, 'a') << "\r\n\r\n";
+  RawConnection connection(daemon.ingest_port());
+  REQUIRE(connection.send(request.str()));
+  CHECK_THAT(connection.read_head(), Catch::StartsWith("HTTP/1.1 431"));
+  const auto metrics = http_call(daemon.admin_port(), "GET", "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains(R"(replywatch_http_requests_refused_total{)"
+                                      R"(listener="ingest",reason="header_too_large"} 1)"));
+  CHECK_THAT(daemon.log(), !Catch::Contains("internal error"));
+  // A chunked body with a small trailer is read as before.
+  std::ostringstream fine;
+  fine << "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+       << "Transfer-Encoding: chunked\r\n\r\n"
+       << std::hex << body.size() << "\r\n"
+       << body << "\r\n0\r\nX-Trailer: ok\r\n\r\n";
+  RawConnection second(daemon.ingest_port());
+  REQUIRE(second.send(fine.str()));
+  CHECK_THAT(second.read_head(), Catch::StartsWith("HTTP/1.1 200"));
+}

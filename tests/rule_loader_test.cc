@@ -972,7 +972,7 @@ slas:
     kind: reply_time
     deadline: 3m
 )") == std::vector<std::string>{at(3, 9, "shop id must be 1 to 128 bytes"),
-                                at(3, 13, "expected a shop id, found a sequence")});
+                                at(3, 13, "each entry of shops must be a shop id, got a list")});
 }
 
 TEST_CASE("rule_loader: a rule file over 1 MiB is an error where the limit is crossed") {

@@ -32,6 +32,7 @@ constexpr std::size_t kDrainBytes = std::size_t{64} * 1024 * 1024;
 constexpr std::size_t kDrainChunk = std::size_t{64} * 1024;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 constexpr std::size_t kFirstRead = 4096;
+constexpr std::size_t kBodyRead = std::size_t{64} * 1024;
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -148,17 +149,39 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     read_body();
   }
 
-  // Piece by piece, so that a chunked body's growth is charged to the budget as it arrives.
+  // Fed to the parser by hand, piece by piece: a chunked body's growth is charged to the budget
+  // as it arrives, and Beast's exception for a trailer field over 64 KiB ("field value too large",
+  // which no limit of the parser catches) is answered 431 here instead of escaping the session.
   void read_body() {
+    parser_->eager(true);
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      beast::error_code error;
+      std::size_t used = 0;
+      try {
+        used = parser_->put(buffer_.data(), error);
+      } catch (const std::length_error&) {
+        return refuse(http::status::request_header_fields_too_large,
+                      RefusalReason::kHeaderTooLarge);
+      }
+      buffer_.consume(used);
+      if (error == http::error::need_more) break;
+      if (error) return on_read_error(error);
+      const std::uint64_t held = parser_->get().body().size();
+      if (held > reserved_ && !reserve_body(held - reserved_)) return refuse_busy();
+      if (used == 0) break;
+    }
     if (parser_->is_done()) return on_body();
-    http::async_read_some(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code error, std::size_t) {
-          if (error) return self->on_read_error(error);
-          const std::uint64_t held = self->parser_->get().body().size();
-          if (held > self->reserved_ && !self->reserve_body(held - self->reserved_)) {
-            return self->refuse_busy();
+    stream_.async_read_some(
+        buffer_.prepare(kBodyRead),
+        [self = shared_from_this()](beast::error_code error, std::size_t n) {
+          if (error == net::error::eof) {
+            beast::error_code end;
+            self->parser_->put_eof(end);
+            if (!end && self->parser_->is_done()) return self->on_body();
+            return self->on_read_error(end ? end : beast::error_code(http::error::partial_message));
           }
+          if (error) return self->on_read_error(error);
+          self->buffer_.commit(n);
           self->read_body();
         });
   }
