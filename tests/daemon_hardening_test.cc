@@ -51,6 +51,14 @@ std::vector<std::string> args_for(const TempDir& dir, std::vector<std::string> e
   return args;
 }
 
+// Memory bounds are checked in the normal build only: under ASan the allocator's quarantine and
+// shadow memory say nothing about the daemon's own use. The behaviour is checked in both.
+#ifdef __SANITIZE_ADDRESS__
+constexpr bool kMemoryBoundsApply = false;
+#else
+constexpr bool kMemoryBoundsApply = true;
+#endif
+
 // A /proc/PID/status field in KiB, e.g. VmHWM (peak RSS).
 long status_kib(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -142,7 +150,7 @@ TEST_CASE("Finding 1: a 16 MiB junk body is refused cheaply and health stays res
   CHECK(reply.status == 413);
   CHECK(reply.body.size() < 1024);
   CHECK(worst < 2.0);
-  CHECK(status_kib(daemon.pid(), "VmHWM") < 300 * 1024);
+  if (kMemoryBoundsApply) CHECK(status_kib(daemon.pid(), "VmHWM") < 300 * 1024);
 
   // Under the event limit but all junk, padded to 16 MiB: the first 100 rejections and a count.
   std::string padded;
@@ -157,7 +165,7 @@ TEST_CASE("Finding 1: a 16 MiB junk body is refused cheaply and health stays res
   CHECK(answer.at("rejected").as_array().size() == 100);
   CHECK(answer.at("rejected_total").to_number<std::int64_t>() == 90'000);
   CHECK(worst_padded < 2.0);
-  CHECK(status_kib(daemon.pid(), "VmHWM") < 300 * 1024);
+  if (kMemoryBoundsApply) CHECK(status_kib(daemon.pid(), "VmHWM") < 300 * 1024);
 
   // SIGTERM during such a request is handled within the 5 s the unit allows.
   std::thread sender([&] {
@@ -194,7 +202,7 @@ TEST_CASE("Finding 2: unsigned webhooks get 401 before their body; bodies share 
     for (auto& connection : connections) {
       CHECK_THAT(connection->read_head(), Catch::StartsWith("HTTP/1.1 401"));
     }
-    CHECK(status_kib(daemon.pid(), "VmHWM") < 100 * 1024);
+    if (kMemoryBoundsApply) CHECK(status_kib(daemon.pid(), "VmHWM") < 100 * 1024);
   }
   {
     TempDir data("budget");
