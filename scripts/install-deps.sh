@@ -12,6 +12,8 @@ packages=(
   prometheus systemd
   # bench/: Google Benchmark for the engine figures, python3 for the live daemon's figures
   libbenchmark-dev python3
+  # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)
+  clang libclang-rt-14-dev
 )
 
 missing=()

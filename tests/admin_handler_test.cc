@@ -16,7 +16,9 @@
 
 #include "at_risk.h"
 
+using replywatch::server::admin_host_allowed;
 using replywatch::server::AdminBackend;
+using replywatch::server::AdminSettings;
 using replywatch::server::AtRiskQuery;
 using replywatch::server::handle_admin_request;
 using replywatch::server::HttpRequest;
@@ -39,17 +41,19 @@ class FakeBackend final : public AdminBackend {
     ++metrics_calls;
     return kMetrics;
   }
-  ReloadOutcome reload(std::string_view trigger) override {
+  void reload(std::string_view trigger, std::function<void(ReloadOutcome)> done) override {
     triggers.emplace_back(trigger);
-    return next_reload;
+    done(next_reload);
   }
   std::optional<boost::json::object> at_risk(const AtRiskQuery& query) override {
     queries.push_back(query);
     if (!is_ready) return std::nullopt;
     return boost::json::object{{"now", "2026-11-22T15:00:00.000Z"}, {"slas", boost::json::array{}}};
   }
-  void count_refused_request(std::string_view reason, std::string_view detail) override {
-    refused.emplace_back(std::string(reason), std::string(detail));
+  void count_refused_request(replywatch::server::RefusalReason reason,
+                             std::string_view detail) override {
+    refused.emplace_back(std::string(replywatch::server::refusal_label(reason)),
+                         std::string(detail));
   }
 
   bool is_ready = true;
@@ -271,4 +275,64 @@ TEST_CASE("admin: / lists the routes", "[admin]") {
   for (const char* route : {"/metrics", "/-/healthy", "/-/ready", "/-/reload", "/v1/at-risk"}) {
     CHECK_THAT(response.body(), Catch::Contains(route));
   }
+}
+
+TEST_CASE("admin: a foreign Host is refused on every route (DNS rebinding)", "[admin]") {
+  FakeBackend backend;
+  for (const char* target : {"/v1/at-risk", "/metrics", "/-/healthy"}) {
+    HttpRequest req = get(target);
+    req.set(http::field::host, "evil.example:9871");
+    INFO(target);
+    CHECK(handle_admin_request(req, backend).result() == http::status::forbidden);
+  }
+  CHECK(backend.queries.empty());
+  CHECK(backend.metrics_calls == 0);
+  REQUIRE(backend.refused.size() == 3);
+  CHECK(backend.refused[0] ==
+        std::pair<std::string, std::string>{"forbidden_host", "evil.example:9871"});
+  for (const char* host : {"127.0.0.1:9871", "localhost:9871", "[::1]:9871", "LOCALHOST"}) {
+    HttpRequest req = get("/v1/at-risk");
+    req.set(http::field::host, host);
+    INFO(host);
+    CHECK(handle_admin_request(req, backend).result() == http::status::ok);
+  }
+  AdminSettings settings;
+  settings.allowed_hosts = {"replywatch.internal"};
+  HttpRequest named = get("/metrics");
+  named.set(http::field::host, "replywatch.internal:9871");
+  CHECK(handle_admin_request(named, backend).result() == http::status::forbidden);
+  CHECK(handle_admin_request(named, backend, settings).result() == http::status::ok);
+  CHECK(admin_host_allowed("Replywatch.Internal", settings));
+  CHECK_FALSE(admin_host_allowed("replywatch.internal.evil.example", settings));
+}
+
+TEST_CASE("admin: a reload from a browser is refused (foreign Origin, form content type)",
+          "[admin]") {
+  FakeBackend backend;
+  backend.next_reload.ok = true;
+  HttpRequest foreign = request(http::verb::post, "/-/reload");
+  foreign.set(http::field::origin, "https://evil.example");
+  CHECK(handle_admin_request(foreign, backend).result() == http::status::forbidden);
+  HttpRequest null_origin = request(http::verb::post, "/-/reload");
+  null_origin.set(http::field::origin, "null");
+  CHECK(handle_admin_request(null_origin, backend).result() == http::status::forbidden);
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded",
+                           "multipart/form-data; boundary=x", "Text/Plain;charset=utf-8"}) {
+    HttpRequest form = request(http::verb::post, "/-/reload");
+    form.set(http::field::content_type, type);
+    INFO(type);
+    CHECK(handle_admin_request(form, backend).result() == http::status::unsupported_media_type);
+  }
+  CHECK(backend.triggers.empty());
+  CHECK(backend.refused.size() == 6);
+  CHECK(backend.refused[0].first == "forbidden_origin");
+  CHECK(backend.refused[2].first == "unsupported_media_type");
+  // curl -X POST, or the same origin, still reloads.
+  CHECK(handle_admin_request(request(http::verb::post, "/-/reload"), backend).result() ==
+        http::status::ok);
+  HttpRequest same = request(http::verb::post, "/-/reload");
+  same.set(http::field::origin, "http://127.0.0.1:9871");
+  same.set(http::field::content_type, "application/json");
+  CHECK(handle_admin_request(same, backend).result() == http::status::ok);
+  CHECK(backend.triggers.size() == 2);
 }

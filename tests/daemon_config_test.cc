@@ -37,7 +37,10 @@ bool same_config(const DaemonConfig& a, const DaemonConfig& b) {
          a.ingest_secret_file == b.ingest_secret_file && a.allowed_lateness == b.allowed_lateness &&
          a.max_future_skew == b.max_future_skew && a.dedup_retention == b.dedup_retention &&
          a.max_body_bytes == b.max_body_bytes && a.max_connections == b.max_connections &&
-         a.read_timeout == b.read_timeout && a.idle_timeout == b.idle_timeout;
+         a.read_timeout == b.read_timeout && a.idle_timeout == b.idle_timeout &&
+         a.max_events_per_request == b.max_events_per_request &&
+         a.max_inflight_body_bytes == b.max_inflight_body_bytes && a.max_shops == b.max_shops &&
+         a.admin_hosts == b.admin_hosts && a.admin_insecure == b.admin_insecure;
 }
 
 std::string joined(const std::vector<std::string>& lines) {
@@ -413,4 +416,70 @@ TEST_CASE("daemon_config: ingest on loopback needs no secret", "[daemon_config]"
     REQUIRE_FALSE(apply_setting(config, "ingest_listen", address).has_value());
     CHECK(validate_config(config).empty());
   }
+}
+
+TEST_CASE("daemon_config: a stray comma or a second document is an error, not the defaults",
+          "[daemon_config]") {
+  // Before, ",\nrules: /r" read as an empty file (defaults: another data directory!) and
+  // everything after "---" was ignored.
+  TempDir dir("documents");
+  {
+    const std::string path = dir.write("comma.yaml", ",\nrules: /r\ndata: /d\n");
+    DaemonConfig config;
+    const auto errors = load_config_file(path, config);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == path + ":1:1: a config file holds one YAML mapping; this is not part of it");
+    CHECK(same_config(config, DaemonConfig{}));
+  }
+  {
+    const std::string path = dir.write("two.yaml", "rules: /r\n---\ndata: /d\n");
+    DaemonConfig config;
+    const auto errors = load_config_file(path, config);
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0], Catch::StartsWith(path + ":2:"));
+    CHECK(same_config(config, DaemonConfig{}));
+  }
+}
+
+TEST_CASE("daemon_config: the hardening keys", "[daemon_config]") {
+  TempDir dir("hardening");
+  const std::string path = dir.write("replywatch.yaml",
+                                     "max_events_per_request: 5000\n"
+                                     "max_inflight_body_bytes: 67108864\n"
+                                     "max_shops: 0\n"
+                                     "admin_hosts: [replywatch.internal, 10.0.0.5]\n"
+                                     "admin_insecure: true\n");
+  DaemonConfig config;
+  const auto errors = load_config_file(path, config);
+  INFO(joined(errors));
+  REQUIRE(errors.empty());
+  CHECK(config.max_events_per_request == 5000);
+  CHECK(config.max_inflight_body_bytes == 67108864);
+  CHECK(config.max_shops == 0);
+  CHECK(config.admin_hosts == std::vector<std::string>{"replywatch.internal", "10.0.0.5"});
+  CHECK(config.admin_insecure);
+  const DaemonConfig defaults;
+  CHECK(defaults.max_events_per_request == 100000);
+  CHECK(defaults.max_inflight_body_bytes == 268435456);
+  CHECK(defaults.max_shops == 1000);
+  CHECK_FALSE(defaults.admin_insecure);
+  CHECK(apply_setting(config, "admin_hosts", "a.example, b.example").value_or("") == "");
+  CHECK(config.admin_hosts == std::vector<std::string>{"a.example", "b.example"});
+  CHECK(apply_setting(config, "admin_hosts", "http://x").has_value());
+  CHECK(apply_setting(config, "admin_insecure", "yes").has_value());
+  CHECK(apply_setting(config, "max_events_per_request", "0").has_value());
+  // The budget must hold one full-size body.
+  DaemonConfig small;
+  REQUIRE_FALSE(apply_setting(small, "max_inflight_body_bytes", "1024").has_value());
+  CHECK(validate_config(small).size() == 1);
+}
+
+TEST_CASE("daemon_config: admin off loopback needs admin_insecure", "[daemon_config]") {
+  DaemonConfig config;
+  REQUIRE_FALSE(apply_setting(config, "admin_listen", "0.0.0.0:9871").has_value());
+  const auto problems = validate_config(config);
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::Contains("admin_insecure"));
+  REQUIRE_FALSE(apply_setting(config, "admin_insecure", "true").has_value());
+  CHECK(validate_config(config).empty());
 }

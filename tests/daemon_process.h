@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -89,8 +91,12 @@ inline HttpReply http_call(unsigned short port, const std::string& method,
 // until ready; stderr is collected for the test to read.
 class DaemonProcess {
  public:
-  explicit DaemonProcess(std::vector<std::string> args, bool wait_ready = true) {
-    args.insert(args.begin(), {REPLYWATCH_BINARY, "run"});
+  // `open_files`: when not 0, the child's RLIMIT_NOFILE (soft and hard).
+  explicit DaemonProcess(std::vector<std::string> args, bool wait_ready = true,
+                         rlim_t open_files = 0) {
+    // REPLYWATCH_TEST_BINARY runs the tests against another build (e.g. an older one).
+    const char* binary = std::getenv("REPLYWATCH_TEST_BINARY");
+    args.insert(args.begin(), {binary != nullptr ? binary : REPLYWATCH_BINARY, "run"});
     if (std::find(args.begin(), args.end(), "--ingest-listen") == args.end()) {
       args.insert(args.end(), {"--ingest-listen", "127.0.0.1:0"});
     }
@@ -103,6 +109,10 @@ class DaemonProcess {
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
       ::dup2(pipe_fds[1], STDERR_FILENO);
+      if (open_files != 0) {
+        const rlimit limit{open_files, open_files};
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+      }
       std::vector<char*> argv;
       for (auto& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
@@ -145,6 +155,7 @@ class DaemonProcess {
   DaemonProcess& operator=(const DaemonProcess&) = delete;
 
   unsigned short ingest_port() const { return ingest_port_; }
+  pid_t pid() const { return pid_; }
   unsigned short admin_port() const { return admin_port_; }
 
   std::string log() const {

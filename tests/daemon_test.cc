@@ -680,6 +680,8 @@ TEST_CASE("The daemon tells systemd when it is ready, reloading and stopping", "
   DaemonProcess daemon(base_args(dir));
   ::unsetenv("NOTIFY_SOCKET");
   CHECK(next_message().starts_with("READY=1"));
+  // Changed files: a reload of unchanged ones rebuilds nothing and tells systemd nothing.
+  dir.write("rules/testchat.yaml", std::string(kTestRules) + "# changed\n");
   daemon.signal(SIGHUP);
   CHECK(next_message() == "RELOADING=1");
   CHECK(next_message().starts_with("READY=1"));

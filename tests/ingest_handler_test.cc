@@ -10,6 +10,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <set>
@@ -29,12 +30,14 @@ using replywatch::Event;
 using replywatch::EventType;
 using replywatch::Instant;
 using replywatch::RejectReason;
+using replywatch::server::check_ingest_header;
 using replywatch::server::handle_ingest_request;
 using replywatch::server::HttpRequest;
 using replywatch::server::HttpResponse;
 using replywatch::server::IngestBackend;
 using replywatch::server::IngestCommit;
 using replywatch::server::IngestSettings;
+using replywatch::server::kListedRejections;
 using replywatch::server::sign_request;
 
 namespace http = boost::beast::http;
@@ -52,12 +55,18 @@ class FakeBackend final : public IngestBackend {
   bool platform_known(std::string_view platform) const override {
     return platform == "tmall" || platform == "jd";
   }
+  bool clock_suspect() const override { return suspect; }
   IngestCommit commit(std::vector<Event>& events) override {
     commits.push_back(events);
     if (!durable) return IngestCommit{};
     IngestCommit result;
     result.durable = true;
-    for (const Event& event : events) {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const Event& event = events[i];
+      if (refused_shops.contains(event.shop)) {
+        result.rejected.emplace_back(i, RejectReason::kTooManyShops);
+        continue;
+      }
       if (seen.insert({event.platform, event.shop, event.id}).second) {
         ++result.accepted;
       } else {
@@ -67,12 +76,16 @@ class FakeBackend final : public IngestBackend {
     return result;
   }
   void count_rejected_event(RejectReason reason) override { rejected.push_back(reason); }
-  void count_refused_request(std::string_view reason, std::string_view detail) override {
-    refused.emplace_back(std::string(reason), std::string(detail));
+  void count_refused_request(replywatch::server::RefusalReason reason,
+                             std::string_view detail) override {
+    refused.emplace_back(std::string(replywatch::server::refusal_label(reason)),
+                         std::string(detail));
   }
 
   bool is_ready = true;
   bool durable = true;
+  bool suspect = false;
+  std::set<std::string> refused_shops;
   Instant clock_now = kNow;
   std::vector<std::vector<Event>> commits;
   std::set<std::tuple<std::string, std::string, std::string>> seen;
@@ -545,4 +558,194 @@ TEST_CASE("ingest: requests refused as a whole never reach commit", "[ingest]") 
     }
     CHECK(signed_backend.commits.empty());
   }
+}
+
+TEST_CASE("ingest: a body of junk lists the first rejections and counts them all", "[ingest]") {
+  // The review's 16 MiB body of "1\n" answered 8.4 M rejection objects (343 MiB).
+  FakeBackend backend;
+  std::string body;
+  for (int i = 0; i < 5000; ++i) body += "1\n";
+  body += event_json("good") + "\n";
+  const HttpResponse response =
+      handle_ingest_request(post(body, "application/x-ndjson"), IngestSettings{}, backend);
+  CHECK(response.result() == http::status::unprocessable_entity);
+  CHECK(response.body().size() < 10'000);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 1);
+  REQUIRE(answer.rejected.size() == kListedRejections);
+  CHECK(answer.rejected.front() == Rejected{0, "not_an_object", ""});
+  CHECK(answer.rejected.back().index == static_cast<std::int64_t>(kListedRejections) - 1);
+  CHECK(json_of(response).at("rejected_total").to_number<std::int64_t>() == 5000);
+  CHECK(backend.rejected.size() == 5000);  // every one is counted in the metric
+}
+
+TEST_CASE("ingest: the listed rejections are the first by index across all checks", "[ingest]") {
+  FakeBackend backend;
+  std::string body = "[";
+  for (int i = 0; i < 150; ++i) body += "1,";
+  body += event_json("future", kNowMs + 3'600'000) + "]";
+  // 150 decode rejections, then a time check rejection at index 150.
+  const HttpResponse response = handle_ingest_request(post(body), IngestSettings{}, backend);
+  const Answer answer = answer_of(response);
+  REQUIRE(answer.rejected.size() == kListedRejections);
+  CHECK(answer.rejected.back().index == 99);
+  CHECK(json_of(response).at("rejected_total").to_number<std::int64_t>() == 151);
+  // A short list has no total: the answer keeps the contract's shape.
+  const HttpResponse small =
+      handle_ingest_request(post("[1," + event_json("x") + "]"), IngestSettings{}, backend);
+  CHECK_FALSE(json_of(small).contains("rejected_total"));
+}
+
+TEST_CASE("ingest: more events than max_events_per_request is 413 and decodes nothing",
+          "[ingest]") {
+  FakeBackend backend;
+  IngestSettings settings;
+  settings.max_events_per_request = 3;
+  const std::string four = event_json("a") + "\n" + event_json("b") + "\n\n" + event_json("c") +
+                           "\n" + event_json("d") + "\n";
+  HttpResponse response =
+      handle_ingest_request(post(four, "application/x-ndjson"), settings, backend);
+  CHECK(response.result() == http::status::payload_too_large);
+  CHECK(backend.commits.empty());
+  CHECK(backend.rejected.empty());
+  REQUIRE(backend.refused.size() == 1);
+  CHECK(backend.refused[0].first == "too_many_events");
+  // Blank lines do not count; commas inside strings and nested values do not either.
+  const std::string three = event_json("a") + "\n\n\n" + event_json("b") + "\n" + event_json("c");
+  CHECK(handle_ingest_request(post(three, "application/x-ndjson"), settings, backend).result() ==
+        http::status::ok);
+  const std::string array =
+      "[" + event_json("e") + R"(,{"x":[1,2,3],"y":"a,b,c"},)" + event_json("f") + "]";
+  CHECK(handle_ingest_request(post(array), settings, backend).result() ==
+        http::status::unprocessable_entity);
+  CHECK(handle_ingest_request(post("[1,2,3,4]"), settings, backend).result() ==
+        http::status::payload_too_large);
+}
+
+TEST_CASE("ingest: decoding is cut into slices run through the backend", "[ingest]") {
+  struct Deferring final : public IngestBackend {
+    bool ready() const override { return true; }
+    Instant now() const override { return kNow; }
+    bool platform_known(std::string_view platform) const override { return platform == "tmall"; }
+    IngestCommit commit(std::vector<Event>& events) override {
+      IngestCommit result;
+      result.durable = true;
+      result.accepted = events.size();
+      return result;
+    }
+    void count_rejected_event(RejectReason) override {}
+    void count_refused_request(replywatch::server::RefusalReason, std::string_view) override {}
+    void defer(std::function<void()> step) override { steps.push_back(std::move(step)); }
+    std::vector<std::function<void()>> steps;
+  } backend;
+  IngestSettings settings;
+  settings.decode_slice = 10;
+  std::string body;
+  for (int i = 0; i < 35; ++i) body += event_json("e" + std::to_string(i)) + "\n";
+  std::optional<HttpResponse> answer;
+  replywatch::server::handle_ingest_request(
+      post(body, "application/x-ndjson"), settings, backend,
+      [&](HttpResponse response) { answer = std::move(response); });
+  int turns = 0;
+  while (!answer) {
+    REQUIRE(backend.steps.size() == 1);
+    auto step = std::move(backend.steps.back());
+    backend.steps.clear();
+    step();
+    ++turns;
+  }
+  CHECK(turns == 3);  // 35 events in slices of 10: the first slice runs at once
+  CHECK(answer_of(*answer).accepted == 35);
+}
+
+TEST_CASE("ingest: events older than max_event_age are too_old, before dedup", "[ingest]") {
+  FakeBackend backend;
+  IngestSettings settings;
+  settings.max_event_age = std::chrono::hours(24) + std::chrono::seconds(2);
+  const std::string body = "[" + event_json("zero", 0) + "," +
+                           event_json("old", kNowMs - 25 * 3'600'000LL) + "," +
+                           event_json("fresh", kNowMs - 23 * 3'600'000LL) + "]";
+  const HttpResponse response = handle_ingest_request(post(body), settings, backend);
+  CHECK(response.result() == http::status::unprocessable_entity);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 1);
+  CHECK(answer.rejected == std::vector<Rejected>{{0, "too_old", "ts"}, {1, "too_old", "ts"}});
+  REQUIRE(backend.commits.size() == 1);
+  CHECK(backend.commits[0].size() == 1);  // never offered, so never a duplicate later
+  // Without an age limit (replay-like settings) the same events are taken.
+  FakeBackend unlimited;
+  CHECK(answer_of(handle_ingest_request(post(body), IngestSettings{}, unlimited)).accepted == 3);
+}
+
+TEST_CASE("ingest: while the clock is suspect a time rejection is 503 with Retry-After",
+          "[ingest]") {
+  FakeBackend backend;
+  backend.suspect = true;
+  IngestSettings settings;
+  settings.max_event_age = std::chrono::hours(24);
+  // The wall clock stepped back 10 minutes: real events look too far in the future.
+  for (const std::int64_t ts : {kNowMs + 600'000, kNowMs - std::int64_t{25} * 3'600'000}) {
+    const HttpResponse response = handle_ingest_request(
+        post("[" + event_json("a") + "," + event_json("b", ts) + "]"), settings, backend);
+    CHECK(response.result() == http::status::service_unavailable);
+    CHECK_FALSE(response[http::field::retry_after].empty());
+  }
+  CHECK(backend.commits.empty());
+  CHECK(backend.rejected.empty());
+  REQUIRE(backend.refused.size() == 2);
+  CHECK(backend.refused[0].first == "clock_suspect");
+  // Events that pass the time checks are taken as usual.
+  CHECK(handle_ingest_request(post(event_json("c")), settings, backend).result() ==
+        http::status::ok);
+  // A settled clock rejects for good.
+  backend.suspect = false;
+  CHECK(
+      handle_ingest_request(post(event_json("d", kNowMs + 600'000)), settings, backend).result() ==
+      http::status::unprocessable_entity);
+}
+
+TEST_CASE("ingest: shops refused at commit are too_many_shops at their body index", "[ingest]") {
+  FakeBackend backend;
+  backend.refused_shops = {"s1"};
+  const std::string other = R"({"id":"o","platform":"tmall","shop":"s2","type":"buyer_message",)"
+                            R"("conversation":"c","ts":)" +
+                            std::to_string(kNowMs) + "}";
+  const HttpResponse response = handle_ingest_request(
+      post("[1," + other + "," + event_json("a") + "]"), IngestSettings{}, backend);
+  const Answer answer = answer_of(response);
+  CHECK(answer.accepted == 1);
+  CHECK(answer.rejected ==
+        std::vector<Rejected>{{0, "not_an_object", ""}, {2, "too_many_shops", "shop"}});
+}
+
+TEST_CASE("ingest: with a secret, the header alone is enough to refuse an unsigned webhook",
+          "[ingest]") {
+  FakeBackend backend;
+  IngestSettings settings;
+  settings.secret = "s3cret";
+  const std::string now_ts = std::to_string(kNowMs / 1000);
+  HttpRequest header{http::verb::post, "/v1/events", 11};
+  header.set(http::field::content_length, "16777215");  // the body has not come yet
+  auto check = [&](HttpRequest req) { return check_ingest_header(req, settings, backend); };
+  const auto missing = check(header);
+  REQUIRE(missing);
+  CHECK(missing->result() == http::status::unauthorized);
+  HttpRequest stale = header;
+  stale.set("X-Replywatch-Timestamp", std::to_string(kNowMs / 1000 - 3600));
+  stale.set("X-Replywatch-Signature", "sha256=" + std::string(64, 'a'));
+  CHECK(check(stale)->result() == http::status::unauthorized);
+  HttpRequest malformed = header;
+  malformed.set("X-Replywatch-Timestamp", now_ts);
+  malformed.set("X-Replywatch-Signature", "sha256=XYZ");
+  CHECK(check(malformed)->result() == http::status::unauthorized);
+  // Well-formed and fresh: the body decides (the HMAC needs it).
+  HttpRequest plausible = malformed;
+  plausible.set("X-Replywatch-Signature", "sha256=" + std::string(64, 'a'));
+  CHECK_FALSE(check(plausible));
+  CHECK(backend.refused.size() == 3);
+  for (const auto& [reason, detail] : backend.refused) CHECK(reason == "bad_signature");
+  // Other paths and methods, and no secret, are not the check's business.
+  HttpRequest get{http::verb::get, "/v1/events", 11};
+  CHECK_FALSE(check(get));
+  CHECK_FALSE(check_ingest_header(header, IngestSettings{}, backend));
 }

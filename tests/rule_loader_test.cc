@@ -322,7 +322,7 @@ slas:
 )") == std::vector<std::string>{
            at(3, 1,
               "unknown key \"colour\", expected platform, timezone, service_hours, sessions, "
-              "replies or slas"),
+              "replies, slas or shops"),
            at(5, 3, "unknown key \"idle\", expected idle_timeout"),
            at(11, 7, "unknown key \"until\", expected days, from or to"),
            at(16, 5, "unknown key \"dedline\""),
@@ -914,7 +914,7 @@ slas:
         std::vector<std::string>{
             dir.file("2-tmall-again.yaml") +
                 ":2:1: unknown key \"colour\", expected platform, timezone, service_hours, "
-                "sessions, replies or slas",
+                "sessions, replies, slas or shops",
             dir.file("2-tmall-again.yaml") + ":3:11: platform \"tmall\" is already defined in " +
                 dir.file("1-tmall.yaml"),
         });
@@ -957,4 +957,96 @@ TEST_CASE("rule_loader: a directory without rule files is one error about the di
 }
 
 }  // namespace
+TEST_CASE("rule_loader: more than 100000 buckets per window is an error at the resolution") {
+  // Before, 50d / 1ms was truncated to 32 bits (a 7-hour window) and 4294967296ms / 1ms to an
+  // empty one, and both passed.
+  CHECK(errors_of(R"(
+platform: tmall
+timezone: Asia/Shanghai
+slas:
+  - name: a
+    kind: reply_time
+    deadline: 3m
+    window: 50d
+    resolution: 1ms
+  - name: b
+    kind: reply_time
+    deadline: 3m
+    window: 4294967296ms
+    resolution: 1ms
+  - name: c
+    kind: reply_time
+    deadline: 3m
+    window: 100000m
+    resolution: 1m
+)") == std::vector<std::string>{
+           at(8, 17, "window 50d / resolution 1ms is 4320000000 buckets, more than 100000"),
+           at(13, 17,
+              "window 4294967296ms / resolution 1ms is 4294967296 buckets, more than "
+              "100000"),
+       });
+}
+
+TEST_CASE("rule_loader: a time zone that depends on the host is an error") {
+  for (const char* zone : {"localtime", "posixrules"}) {
+    INFO(zone);
+    const std::string yaml = std::string("platform: tmall\ntimezone: ") + zone +
+                             "\nslas:\n  - name: a\n    kind: reply_time\n    deadline: 3m\n";
+    CHECK(errors_of(load_rule_text(yaml, kFile)) ==
+          std::vector<std::string>{at(2, 11,
+                                      std::string("time zone \"") + zone +
+                                          "\" depends on the host, expected an IANA "
+                                          "name like Asia/Shanghai")});
+  }
+}
+
+TEST_CASE("rule_loader: shops lists the only shops a platform may have") {
+  const RuleLoadResult result = load(R"(
+platform: tmall
+timezone: Asia/Shanghai
+shops: [flagship, "outlet 2"]
+slas:
+  - name: a
+    kind: reply_time
+    deadline: 3m
+)");
+  CHECK(only_platform(result).allowed_shops == std::vector<std::string>{"flagship", "outlet 2"});
+  CHECK(only_platform(load(R"(
+platform: tmall
+timezone: Asia/Shanghai
+slas:
+  - name: a
+    kind: reply_time
+    deadline: 3m
+)"))
+            .allowed_shops.empty());
+  CHECK(errors_of(R"(
+platform: tmall
+timezone: Asia/Shanghai
+shops: ["", [x]]
+slas:
+  - name: a
+    kind: reply_time
+    deadline: 3m
+)") == std::vector<std::string>{at(3, 9, "shop id must be 1 to 128 bytes"),
+                                at(3, 13, "each entry of shops must be a shop id, got a list")});
+}
+
+TEST_CASE("rule_loader: a rule file over 1 MiB is an error where the limit is crossed") {
+  TempDir dir;
+  const std::string header = "platform: tmall\ntimezone: UTC\n";
+  std::string big = header;
+  const std::string comment = "# " + std::string(97, 'x') + "\n";  // 100 bytes a line
+  while (big.size() <= kMaxRuleFileBytes) big += comment;
+  dir.write("big.yaml", big);
+  const RuleLoadResult result = load_rule_directory(dir.path());
+  REQUIRE(result.errors.size() == 1);
+  const RuleError& error = result.errors[0];
+  CHECK(error.file == dir.file("big.yaml"));
+  // Byte 1048576 (0-based) lies in the comment lines after the two header lines.
+  CHECK(error.line == 3 + static_cast<int>((kMaxRuleFileBytes - header.size()) / 100));
+  CHECK(error.column == 1 + static_cast<int>((kMaxRuleFileBytes - header.size()) % 100));
+  CHECK_THAT(error.message, Catch::Contains("larger than 1048576 bytes"));
+}
+
 }  // namespace replywatch

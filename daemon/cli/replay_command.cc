@@ -17,6 +17,7 @@ namespace {
 constexpr const char* kReplayUsage =
     "usage: replywatch replay [--rules DIR] [--until TS] [--format json|table]\n"
     "                         [--allowed-lateness DURATION] [--dedup-retention DURATION]\n"
+    "                         [--max-shops N]\n"
     "                         FILE...\n"
     "\n"
     "Runs the rule engine on recorded events (NDJSON, one event per line; FILE '-' is standard\n"
@@ -28,6 +29,8 @@ constexpr const char* kReplayUsage =
     "  --format json|table          output format (default: table)\n"
     "  --allowed-lateness DURATION  reorder window (default: 2s)\n"
     "  --dedup-retention DURATION   how long an event id makes copies duplicates (default: 24h)\n"
+    "  --max-shops N                shops per platform without an allow-list, as in run\n"
+    "                               (default: 1000; 0: no limit)\n"
     "  --help                       this text\n"
     "  --version                    print the version\n";
 
@@ -81,7 +84,7 @@ int run_replay(const std::vector<std::string>& args) {
       return kExitOk;
     }
     if (name == "--rules" || name == "--until" || name == "--format" ||
-        name == "--allowed-lateness" || name == "--dedup-retention") {
+        name == "--allowed-lateness" || name == "--dedup-retention" || name == "--max-shops") {
       const std::optional<std::string> text = take_value();
       if (!text) return usage_error(fmt::format("{} needs a value", name));
       if (name == "--rules") {
@@ -91,6 +94,12 @@ int run_replay(const std::vector<std::string>& args) {
           return usage_error(fmt::format("--format must be json or table, not \"{}\"", *text));
         }
         parsed.format = *text;
+      } else if (name == "--max-shops") {
+        if (text->empty() || text->size() > 8 ||
+            text->find_first_not_of("0123456789") != std::string::npos) {
+          return usage_error(fmt::format("--max-shops: not a shop count: \"{}\"", *text));
+        }
+        parsed.options.max_shops = static_cast<std::uint32_t>(std::stoul(*text));
       } else if (name == "--until") {
         parsed.options.until = parse_until(*text);
         if (!parsed.options.until) {

@@ -37,12 +37,20 @@ constexpr const char* kRunUsage =
     "  --max-connections N           open connections per listener (default: 1024)\n"
     "  --read-timeout DURATION       time to receive one request (default: 30s)\n"
     "  --idle-timeout DURATION       keep-alive idle limit (default: 60s)\n"
+    "  --max-events-per-request N    events in one request; more is 413 (default: 100000)\n"
+    "  --max-inflight-body-bytes N   request bodies held at once on ingest; beyond it 503\n"
+    "                                (default: 268435456; 0: no limit)\n"
+    "  --max-shops N                 shops per platform without an allow-list (default: 1000;\n"
+    "                                0: no limit)\n"
+    "  --admin-hosts NAMES           comma-separated names the admin listener answers to\n"
+    "                                besides localhost and loopback addresses\n"
+    "  --admin-insecure              allow a non-loopback --admin-listen (no TLS, no auth)\n"
     "  --help                        this text\n"
     "  --version                     print the version\n"
     "\n"
     "Signals: SIGHUP reloads the rules; SIGTERM and SIGINT stop gracefully.\n";
 
-constexpr std::array<const char*, 12> kSettingFlags = {"rules",
+constexpr std::array<const char*, 17> kSettingFlags = {"rules",
                                                        "data",
                                                        "ingest-listen",
                                                        "admin-listen",
@@ -53,7 +61,12 @@ constexpr std::array<const char*, 12> kSettingFlags = {"rules",
                                                        "max-body-bytes",
                                                        "max-connections",
                                                        "read-timeout",
-                                                       "idle-timeout"};
+                                                       "idle-timeout",
+                                                       "max-events-per-request",
+                                                       "max-inflight-body-bytes",
+                                                       "max-shops",
+                                                       "admin-hosts",
+                                                       "admin-insecure"};
 
 }  // namespace
 
@@ -84,6 +97,7 @@ int run_daemon(const std::vector<std::string>& args) {
     const bool known = name == "config" || std::find(kSettingFlags.begin(), kSettingFlags.end(),
                                                      name) != kSettingFlags.end();
     if (!known) return usage_error(fmt::format("unknown option --{}", name));
+    if (!value && name == "admin-insecure") value = "true";  // a switch
     if (!value) {
       if (i + 1 >= args.size()) return usage_error(fmt::format("--{} needs a value", name));
       value = args[++i];

@@ -5,7 +5,9 @@
 namespace replywatch {
 
 ReplaySession::ReplaySession(std::shared_ptr<const RuleSet> rules, ReplayOptions options)
-    : options_(options), engine_(std::move(rules), EngineOptions{options.dedup_retention}) {
+    : options_(options),
+      engine_(std::move(rules), EngineOptions{options.dedup_retention}),
+      shops_(engine_.rules(), options.max_shops) {
   if (options_.until) engine_.set_apply_limit(*options_.until);
 }
 
@@ -31,6 +33,11 @@ std::optional<Rejection> ReplaySession::offer(std::variant<Event, Rejection> dec
     return *rejection;
   }
   Event& event = std::get<Event>(decoded);
+  // Validation before dedup, as live: a refused shop's event is never a duplicate.
+  if (shops_.admit(event.platform, event.shop) == ShopAdmission::Verdict::kRefused) {
+    ++rejected_;
+    return Rejection{RejectReason::kTooManyShops, "shop"};
+  }
   const Instant ts = event.ts;
   const OfferResult result = engine_.offer(std::move(event));
   if (!result.duplicate) {

@@ -16,8 +16,9 @@
 namespace replywatch::rules {
 namespace {
 
-constexpr std::array<std::string_view, 6> kTopLevelKeys = {"platform", "timezone", "service_hours",
-                                                           "sessions", "replies",  "slas"};
+constexpr std::array<std::string_view, 7> kTopLevelKeys = {
+    "platform", "timezone", "service_hours", "sessions", "replies", "slas", "shops"};
+constexpr std::size_t kMaxShopBytes = 128;  // SPEC §1
 constexpr std::array<std::string_view, 1> kSessionsKeys = {"idle_timeout"};
 constexpr std::array<std::string_view, 1> kRepliesKeys = {"counted_bots"};
 
@@ -58,6 +59,7 @@ class PlatformSchema {
     }
     if (const Entry* sessions = map->find("sessions")) idle_timeout(sessions->field(), result);
     if (const Entry* replies = map->find("replies")) counted_bots(replies->field(), result);
+    if (const Entry* shops = map->find("shops")) allowed_shops(shops->field(), result);
     if (const std::optional<Field> f = checker_.required(*map, "slas")) {
       slas(*f, hours != nullptr, result);
     } else {
@@ -87,6 +89,14 @@ class PlatformSchema {
     const std::optional<std::string> name =
         checker_.scalar(field, "a time zone like Asia/Shanghai");
     if (!name) return std::nullopt;
+    // The tz database has these too, but they name the host's setting, not a place.
+    if (*name == "localtime" || *name == "posixrules" || name->starts_with("posix/") ||
+        name->starts_with("right/")) {
+      checker_.report(field.at, fmt::format("time zone {} depends on the host, expected an IANA "
+                                            "name like Asia/Shanghai",
+                                            in_quotes(*name)));
+      return std::nullopt;
+    }
     try {
       return date::locate_zone(*name);
     } catch (const std::exception&) {
@@ -135,6 +145,31 @@ class PlatformSchema {
       }
     }
     result.counted_bots = std::move(names);
+  }
+
+  void allowed_shops(const Field& field, PlatformRules& result) {
+    const std::optional<std::vector<Field>> items = checker_.list(field, "each entry of shops");
+    if (!items) {
+      verdict_.fail();
+      return;
+    }
+    std::vector<std::string> names;
+    for (const Field& item : *items) {
+      const std::optional<std::string> shop = checker_.scalar(item, "a shop id");
+      if (!shop) {
+        verdict_.fail();
+      } else if (shop->empty() || shop->size() > kMaxShopBytes) {
+        checker_.report(item.at, "shop id must be 1 to 128 bytes");
+        verdict_.fail();
+      } else {
+        names.push_back(*shop);
+      }
+    }
+    if (items->empty()) {
+      checker_.report(field.at, "shops must list at least one shop (omit it to allow any)");
+      verdict_.fail();
+    }
+    result.allowed_shops = std::move(names);
   }
 
   void slas(const Field& field, bool file_has_service_hours, PlatformRules& result) {

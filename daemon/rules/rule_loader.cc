@@ -44,13 +44,26 @@ bool is_rule_file_name(const std::string& name) {
          (view.size() > 4 && view.ends_with(".yml"));
 }
 
-std::optional<std::string> read_whole_file(const std::filesystem::path& path) {
+// Reads at most kMaxRuleFileBytes + 1 bytes: a larger file is refused without being read whole.
+std::optional<std::string> read_rule_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  std::ostringstream contents;
-  contents << in.rdbuf();
+  std::string contents(kMaxRuleFileBytes + 1, '\0');
+  in.read(contents.data(), static_cast<std::streamsize>(contents.size()));
   if (in.bad()) return std::nullopt;
-  return std::move(contents).str();
+  contents.resize(static_cast<std::size_t>(in.gcount()));
+  return contents;
+}
+
+// Where the first byte beyond the limit is, as line and column.
+RuleError too_large(const std::string& path, std::string_view text) {
+  const std::string_view kept = text.substr(0, kMaxRuleFileBytes);
+  const auto line = static_cast<int>(std::count(kept.begin(), kept.end(), '\n')) + 1;
+  const std::size_t line_start =
+      kept.rfind('\n') == std::string_view::npos ? 0 : kept.rfind('\n') + 1;
+  return {path, line, static_cast<int>(kept.size() - line_start) + 1,
+          fmt::format("rule file is larger than {} bytes (1 MiB); nothing beyond here is read",
+                      kMaxRuleFileBytes)};
 }
 
 }  // namespace
@@ -99,9 +112,13 @@ RuleLoadResult load_rule_directory(const std::string& directory) {
   std::map<std::string, std::string, std::less<>> file_of_platform;
   for (const std::string& name : names) {
     const std::string path = (fs::path(directory) / name).string();
-    const std::optional<std::string> text = read_whole_file(fs::path(directory) / name);
+    const std::optional<std::string> text = read_rule_file(fs::path(directory) / name);
     if (!text) {
       result.errors.push_back({path, 0, 0, "cannot read rule file"});
+      continue;
+    }
+    if (text->size() > kMaxRuleFileBytes) {
+      result.errors.push_back(too_large(path, *text));
       continue;
     }
     FileOutcome outcome = check_rule_file(path, *text);

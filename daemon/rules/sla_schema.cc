@@ -303,6 +303,18 @@ class SlaSchema {
                           resolution ? resolution->text : duration_text(result.resolution)));
       return false;
     }
+    // Each bucket is memory per shop and SLA, and the engine counts buckets in 32 bits.
+    if (result.window / result.resolution > kMaxWindowBuckets) {
+      const SourcePosition at = resolution ? resolution->at
+                                : window   ? window->at
+                                           : SourcePosition{};
+      checker_.report(at,
+                      fmt::format("window {} / resolution {} is {} buckets, more than {}",
+                                  window ? window->text : duration_text(result.window),
+                                  resolution ? resolution->text : duration_text(result.resolution),
+                                  result.window / result.resolution, kMaxWindowBuckets));
+      return false;
+    }
     return true;
   }
 

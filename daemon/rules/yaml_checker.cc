@@ -12,7 +12,7 @@ namespace {
 
 // Key lists up to this long are spelled out in "unknown key" messages to help with typos; an
 // SLA's sixteen would drown the message.
-constexpr std::size_t kMaxSpelledOutKeys = 6;
+constexpr std::size_t kMaxSpelledOutKeys = 7;
 
 // Sees the start of each document and nothing else.
 class DocumentStarts : public YAML::EventHandler {

@@ -1,6 +1,8 @@
 #include "admin_handler.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <stdexcept>
 
 #include "gzip.h"
 
@@ -32,9 +34,115 @@ constexpr const char* kIndex =
     "GET  /v1/at-risk     open rounds at risk or due soonest, per platform, shop and SLA\n"
     "                     ?platform=P&shop=S&limit=N&at_risk_only=true\n";
 
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Content types a browser may send cross-origin without asking first (a "simple" request).
+bool cors_simple_content_type(std::string_view content_type) {
+  const std::string type = lowercase(content_type.substr(0, content_type.find(';')));
+  return type.starts_with("text/plain") || type.starts_with("application/x-www-form-urlencoded") ||
+         type.starts_with("multipart/form-data");
+}
+
+// The host of an Origin (scheme://host[:port]); nothing for "null" or anything unparsable.
+std::optional<std::string_view> origin_host(std::string_view origin) {
+  const std::size_t scheme = origin.find("://");
+  if (scheme == std::string_view::npos) return std::nullopt;
+  std::string_view rest = origin.substr(scheme + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (rest.empty()) return std::nullopt;
+  return rest;
+}
+
+HttpResponse answer_admin_request(const HttpRequest& request, AdminBackend& backend);
+
 }  // namespace
 
-HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& backend) {
+bool admin_host_allowed(std::string_view host, const AdminSettings& settings) {
+  // Strip the port: "[::1]:9871" -> "::1", "localhost:9871" -> "localhost".
+  if (host.starts_with('[')) {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    host = host.substr(1, close - 1);
+  } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  const std::string name = lowercase(host);
+  if (name == "localhost" || name == "::1" || name.starts_with("127.")) return true;
+  return std::any_of(settings.allowed_hosts.begin(), settings.allowed_hosts.end(),
+                     [&](const std::string& allowed) { return lowercase(allowed) == name; });
+}
+
+void handle_admin_request(HttpRequest request, AdminBackend& backend, const AdminSettings& settings,
+                          Respond respond) {
+  const bool state_changing =
+      request.method() != http::verb::get && request.method() != http::verb::head;
+  auto forbid = [&](RefusalReason reason, std::string_view detail, http::status status,
+                    std::string message) {
+    backend.count_refused_request(reason, detail);
+    respond(text_response(request, status, std::move(message)));
+  };
+  const std::string_view host = request[http::field::host];
+  if (!host.empty() && !admin_host_allowed(host, settings)) {
+    return forbid(RefusalReason::kForbiddenHost, host, http::status::forbidden,
+                  "Host is not a name of this admin listener (see admin_hosts)\n");
+  }
+  if (state_changing) {
+    const std::string_view origin = request[http::field::origin];
+    if (!origin.empty()) {
+      const auto origin_name = origin_host(origin);
+      if (!origin_name || !admin_host_allowed(*origin_name, settings)) {
+        return forbid(RefusalReason::kForbiddenOrigin, origin, http::status::forbidden,
+                      "cross-origin requests may not change state\n");
+      }
+    }
+    const std::string_view content_type = request[http::field::content_type];
+    if (cors_simple_content_type(content_type)) {
+      return forbid(RefusalReason::kUnsupportedMediaType, content_type,
+                    http::status::unsupported_media_type,
+                    "a state-changing request may not be a browser form; send no body\n");
+    }
+  }
+  if (request.target().starts_with("/-/reload")) {
+    const std::string_view path = request.target().substr(0, request.target().find('?'));
+    if (path == "/-/reload" &&
+        (request.method() == http::verb::post || request.method() == http::verb::put)) {
+      const unsigned version = request.version();
+      backend.reload("POST /-/reload", [respond, version](ReloadOutcome outcome) {
+        HttpRequest shape{http::verb::post, "/-/reload", version};
+        boost::json::array errors;
+        for (const std::string& error : outcome.errors) errors.emplace_back(error);
+        if (!outcome.ok) {
+          return respond(json_response(
+              shape, http::status::unprocessable_entity,
+              boost::json::object{{"status", "error"}, {"errors", std::move(errors)}}));
+        }
+        respond(json_response(shape, http::status::ok,
+                              boost::json::object{{"status", "success"},
+                                                  {"platforms", outcome.platforms},
+                                                  {"state", outcome.state}}));
+      });
+      return;
+    }
+  }
+  respond(answer_admin_request(request, backend));
+}
+
+HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& backend,
+                                  const AdminSettings& settings) {
+  std::optional<HttpResponse> answer;
+  handle_admin_request(HttpRequest(request), backend, settings,
+                       [&answer](HttpResponse response) { answer = std::move(response); });
+  if (!answer) throw std::logic_error("the admin backend did not answer a reload inline");
+  return std::move(*answer);
+}
+
+namespace {
+
+HttpResponse answer_admin_request(const HttpRequest& request, AdminBackend& backend) {
   const std::string_view target = request.target();
   const std::size_t question = target.find('?');
   const std::string_view path = target.substr(0, question);
@@ -44,7 +152,7 @@ HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& back
   const bool post = request.method() == http::verb::post || request.method() == http::verb::put;
 
   auto method_not_allowed = [&](const char* allow) {
-    backend.count_refused_request("method_not_allowed", request.method_string());
+    backend.count_refused_request(RefusalReason::kMethodNotAllowed, request.method_string());
     HttpResponse response =
         text_response(request, http::status::method_not_allowed, "method not allowed\n");
     response.set(http::field::allow, allow);
@@ -78,23 +186,13 @@ HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& back
   }
   if (path == "/-/reload") {
     if (!post) return method_not_allowed("POST, PUT");
-    const ReloadOutcome outcome = backend.reload("POST /-/reload");
-    boost::json::array errors;
-    for (const std::string& error : outcome.errors) errors.emplace_back(error);
-    if (!outcome.ok) {
-      return json_response(request, http::status::unprocessable_entity,
-                           boost::json::object{{"status", "error"}, {"errors", std::move(errors)}});
-    }
-    return json_response(request, http::status::ok,
-                         boost::json::object{{"status", "success"},
-                                             {"platforms", outcome.platforms},
-                                             {"state", "rebuilding from the journal"}});
+    throw std::logic_error("POST /-/reload is answered by handle_admin_request");
   }
   if (path == "/v1/at-risk") {
     if (!get) return method_not_allowed("GET");
     AtRiskQuery parsed;
     if (auto problem = parse_at_risk_query(query, parsed)) {
-      backend.count_refused_request("bad_query", *problem);
+      backend.count_refused_request(RefusalReason::kBadQuery, *problem);
       return json_response(request, http::status::bad_request,
                            boost::json::object{{"error", *problem}});
     }
@@ -109,8 +207,10 @@ HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& back
     if (!get) return method_not_allowed("GET");
     return text_response(request, http::status::ok, kIndex);
   }
-  backend.count_refused_request("not_found", path);
+  backend.count_refused_request(RefusalReason::kNotFound, path);
   return text_response(request, http::status::not_found, "not found\n");
 }
+
+}  // namespace
 
 }  // namespace replywatch::server

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "at_risk.h"
 #include "http_server.h"
+#include "refusal_reason.h"
 
 namespace replywatch::server {
 
@@ -17,6 +19,7 @@ struct ReloadOutcome {
   bool ok = false;
   std::vector<std::string> errors;  // FILE:LINE:COL: message, or why nothing was tried
   std::size_t platforms = 0;
+  std::string state = "rebuilding from the journal";  // what happens next, for the answer
 };
 
 class AdminBackend {
@@ -25,14 +28,31 @@ class AdminBackend {
   virtual bool ready() const = 0;
   // Prometheus text format 0.0.4.
   virtual std::string metrics_text() = 0;
-  // Validates every rule file; on success the new rules take effect once the state has been
-  // rebuilt under them from the journal, while the old ones keep serving.
-  virtual ReloadOutcome reload(std::string_view trigger) = 0;
+  // Validates every rule file (possibly off the event loop) and calls `done` once, on the event
+  // loop; on success the new rules take effect once the state has been rebuilt under them from
+  // the journal, while the old ones keep serving.
+  virtual void reload(std::string_view trigger, std::function<void(ReloadOutcome)> done) = 0;
   // Nothing while not ready.
   virtual std::optional<boost::json::object> at_risk(const AtRiskQuery& query) = 0;
-  virtual void count_refused_request(std::string_view reason, std::string_view detail) = 0;
+  virtual void count_refused_request(RefusalReason reason, std::string_view detail) = 0;
 };
 
-HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& backend);
+// Who may talk to the admin listener. A browser page can make requests to it (DNS rebinding,
+// cross-origin form posts); such requests carry a Host or Origin naming the page's site.
+struct AdminSettings {
+  // Host names (no port) accepted in Host and Origin, besides localhost and loopback literals.
+  std::vector<std::string> allowed_hosts;
+};
+
+// Whether `host` (a Host header value or an Origin's host, port optional) names the admin
+// listener under `settings`.
+bool admin_host_allowed(std::string_view host, const AdminSettings& settings);
+
+void handle_admin_request(HttpRequest request, AdminBackend& backend, const AdminSettings& settings,
+                          Respond respond);
+
+// The same with the answer returned; the backend must answer reloads inline.
+HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& backend,
+                                  const AdminSettings& settings = {});
 
 }  // namespace replywatch::server

@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -18,17 +19,21 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include "admin_handler.h"
 #include "engine_host.h"
 #include "engine_metrics.h"
+#include "event_clock.h"
 #include "http_server.h"
 #include "ingest_handler.h"
 #include "journal.h"
 #include "process_metrics.h"
+#include "refusal_reason.h"
 #include "replywatch/event_codec.h"
 #include "replywatch/rule_loader.h"
+#include "rule_reloader.h"
 
 #ifndef REPLYWATCH_VERSION
 #define REPLYWATCH_VERSION "unknown"
@@ -55,12 +60,14 @@ constexpr auto kShutdownPoll = std::chrono::milliseconds(20);
 constexpr Duration kRefusalLogInterval = std::chrono::seconds(10);
 constexpr int kCorruptLinesLogged = 10;
 
-// Request refusals counted in replywatch_http_requests_refused_total; a fixed set of names.
-constexpr std::array<std::string_view, 14> kRefusalReasons = {
-    "internal_error",         "not_found",        "method_not_allowed", "bad_signature",
-    "unsupported_media_type", "unreadable_body",  "not_ready",          "not_durable",
-    "body_too_large",         "header_too_large", "malformed",          "timeout",
-    "connection_cap",         "bad_query"};
+// Descriptors kept free of the listeners' caps: journal, lock, epoll, signals, rule files.
+constexpr std::uint64_t kSpareDescriptors = 64;
+// The admin listener's own connection cap: a few scrapers and operators, never starved by
+// ingest connections.
+constexpr std::uint32_t kAdminConnections = 64;
+
+enum class Listener : std::uint8_t { kIngest, kAdmin };
+constexpr std::array<const char*, 2> kListenerNames = {"ingest", "admin"};
 
 std::optional<std::string> read_secret(const std::string& path, std::string& error) {
   std::ifstream in(path, std::ios::binary);
@@ -88,11 +95,12 @@ struct RefusalLog {
 
 }  // namespace
 
-class Daemon::Impl final : public IngestBackend, public AdminBackend {
+class Daemon::Impl final {
  public:
   Impl(DaemonConfig config, const TimeSource& time, const Logger& log)
       : config_(std::move(config)),
         time_(time),
+        clock_(time),
         log_(log),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
         engine_timer_(io_),
@@ -117,7 +125,23 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
                               .Name("replywatch_rules_last_reload_success_timestamp_seconds")
                               .Help("When the rules were last loaded successfully.")
                               .Register(*registry_)
-                              .Add({})) {
+                              .Add({})),
+        shops_(prometheus::BuildGauge()
+                   .Name("replywatch_shops")
+                   .Help("Shops admitted per platform (see max_shops and the rule file's shops).")
+                   .Register(*registry_)),
+        clock_suspect_(prometheus::BuildGauge()
+                           .Name("replywatch_clock_suspect")
+                           .Help("1 while the wall clock disagrees with elapsed time and the "
+                                 "disagreement is not yet believed.")
+                           .Register(*registry_)
+                           .Add({})) {
+    prometheus::BuildGauge()
+        .Name("replywatch_shops_limit")
+        .Help("max_shops: admitted shops per platform without an allow-list (0: no limit).")
+        .Register(*registry_)
+        .Add({})
+        .Set(config_.max_shops);
     prometheus::BuildGauge()
         .Name("replywatch_build_info")
         .Help("A metric with a constant 1 labelled with the version and revision.")
@@ -128,36 +152,71 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
       rejected_counters_[r] = &rejected_.Add(
           {{"reason", std::string(reject_reason_name(static_cast<RejectReason>(r)))}});
     }
-    for (const char* listener : {"ingest", "admin"}) {
-      for (std::string_view reason : kRefusalReasons) {
-        refused_counters_[std::string(listener) + "/" + std::string(reason)] =
-            &refused_.Add({{"listener", listener}, {"reason", std::string(reason)}});
+    for (std::size_t l = 0; l < kListenerNames.size(); ++l) {
+      for (std::size_t r = 0; r < kRefusalReasonCount; ++r) {
+        refused_counters_[l][r] =
+            &refused_.Add({{"listener", kListenerNames[l]},
+                           {"reason", std::string(refusal_label(static_cast<RefusalReason>(r)))}});
       }
     }
   }
+  ~Impl() {
+    if (worker_.joinable()) worker_.join();
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   int run();
 
-  // --- IngestBackend ---
-  bool ready() const override { return ready_; }
-  Instant now() const override { return time_.now(); }
-  bool platform_known(std::string_view platform) const override {
-    return rules_->find(platform) != nullptr;
-  }
-  IngestCommit commit(std::vector<Event>& events) override;
-  void count_rejected_event(RejectReason reason) override {
-    rejected_counters_[static_cast<int>(reason)]->Increment();
-  }
-  void count_refused_request(std::string_view reason, std::string_view detail) override {
-    refuse(current_listener_, reason, detail, {});
-  }
-
-  // --- AdminBackend ---
-  std::string metrics_text() override;
-  ReloadOutcome reload(std::string_view trigger) override;
-  std::optional<boost::json::object> at_risk(const AtRiskQuery& query) override;
-
  private:
+  // Each listener's view of the daemon, so every refusal is counted under its own listener.
+  class IngestAdapter final : public IngestBackend {
+   public:
+    explicit IngestAdapter(Impl& impl) : impl_(impl) {}
+    bool ready() const override { return impl_.ready_; }
+    Instant now() const override { return impl_.clock_.now(); }
+    bool clock_suspect() const override { return impl_.clock_.suspect(); }
+    bool platform_known(std::string_view platform) const override {
+      return impl_.rules_->find(platform) != nullptr;
+    }
+    IngestCommit commit(std::vector<Event>& events) override { return impl_.commit(events); }
+    void count_rejected_event(RejectReason reason) override {
+      impl_.rejected_counters_[static_cast<std::size_t>(reason)]->Increment();
+    }
+    void count_refused_request(RefusalReason reason, std::string_view detail) override {
+      impl_.refuse(Listener::kIngest, reason, detail, {});
+    }
+    void defer(std::function<void()> step) override { net::post(impl_.io_, std::move(step)); }
+
+   private:
+    Impl& impl_;
+  };
+
+  class AdminAdapter final : public AdminBackend {
+   public:
+    explicit AdminAdapter(Impl& impl) : impl_(impl) {}
+    bool ready() const override { return impl_.ready_; }
+    std::string metrics_text() override { return impl_.metrics_text(); }
+    void reload(std::string_view trigger, std::function<void(ReloadOutcome)> done) override {
+      impl_.reload(std::string(trigger), std::move(done));
+    }
+    std::optional<boost::json::object> at_risk(const AtRiskQuery& query) override {
+      return impl_.at_risk(query);
+    }
+    void count_refused_request(RefusalReason reason, std::string_view detail) override {
+      impl_.refuse(Listener::kAdmin, reason, detail, {});
+    }
+
+   private:
+    Impl& impl_;
+  };
+
+  IngestCommit commit(std::vector<Event>& events);
+  std::string metrics_text();
+  void reload(std::string trigger, std::function<void(ReloadOutcome)> done);
+  std::optional<boost::json::object> at_risk(const AtRiskQuery& query);
+  void make_reloader();
+  void limit_descriptors(HttpLimits& ingest, HttpLimits& admin);
   bool open_data_directory();
   bool bind(HttpServer& server, const ListenAddress& address, const char* name);
   void wait_for_signal();
@@ -170,13 +229,15 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   void arm_engine_timer();
   void shutdown(const char* why);
   void poll_shutdown();
-  void refuse(std::string_view listener, std::string_view reason, std::string_view detail,
+  void refuse(Listener listener, RefusalReason reason, std::string_view detail,
               const std::string& peer);
-  void on_http_refusal(std::string_view listener, HttpRefusal refusal, const std::string& detail);
+  void on_http_refusal(Listener listener, RefusalReason reason, const std::string& detail);
   std::unique_ptr<EngineHost> new_host(std::shared_ptr<const RuleSet> rules) const;
 
   DaemonConfig config_;
   const TimeSource& time_;
+  // Event time; mutable because reading it may settle a clock step.
+  mutable EventClock clock_;
   const Logger& log_;
   net::io_context io_{1};
   net::signal_set signals_;
@@ -186,7 +247,11 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   std::unique_ptr<HttpServer> ingest_;
   std::unique_ptr<HttpServer> admin_;
   IngestSettings ingest_settings_;
-  std::string current_listener_ = "ingest";
+  AdminSettings admin_settings_;
+  IngestAdapter ingest_backend_{*this};
+  AdminAdapter admin_backend_{*this};
+  std::optional<RuleReloader> reloader_;
+  std::thread worker_;  // parses rule files for reloads
 
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<EngineHost> host_;
@@ -196,7 +261,7 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
 
   // A new host being built from the journal, a bounded number of lines per turn of the event
   // loop: on start (the daemon is not ready until it is done) and on reload (the old host serves
-  // meanwhile). A newer reload replaces an unfinished one.
+  // meanwhile). Reloads asked for meanwhile wait for it (RuleReloader).
   struct Rebuild {
     std::shared_ptr<const RuleSet> rules;
     std::unique_ptr<EngineHost> host;
@@ -217,9 +282,11 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Gauge& reload_successful_;
   prometheus::Gauge& reload_timestamp_;
+  prometheus::Family<prometheus::Gauge>& shops_;
+  prometheus::Gauge& clock_suspect_;
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters_{};
-  std::unordered_map<std::string, prometheus::Counter*> refused_counters_;
-  std::unordered_map<std::string, RefusalLog> refusal_logs_;
+  std::array<std::array<prometheus::Counter*, kRefusalReasonCount>, 2> refused_counters_{};
+  std::array<RefusalLog, 2> refusal_logs_;
   // Retried webhooks answered as duplicates and never journaled, by platform, since start: a
   // reload's rebuild cannot count them, so they are added back.
   std::unordered_map<std::string, PlatformEventCounts> unjournaled_;
@@ -228,7 +295,7 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
 std::unique_ptr<EngineHost> Daemon::Impl::new_host(std::shared_ptr<const RuleSet> rules) const {
   EngineOptions options;
   options.dedup_retention = config_.dedup_retention;
-  return std::make_unique<EngineHost>(std::move(rules), options);
+  return std::make_unique<EngineHost>(std::move(rules), options, config_.max_shops);
 }
 
 bool Daemon::Impl::open_data_directory() {
@@ -275,8 +342,23 @@ int Daemon::Impl::run() {
     if (!ingest_settings_.secret) problems.push_back(error);
   }
   ingest_settings_.max_future_skew = config_.max_future_skew;
+  // Older events could no longer be recognised as retries (SPEC §6 too_old).
+  ingest_settings_.max_event_age = config_.allowed_lateness + config_.dedup_retention;
+  ingest_settings_.max_events_per_request = config_.max_events_per_request;
+  admin_settings_.allowed_hosts = config_.admin_hosts;
+  if (!config_.admin_listen.host.empty()) {
+    admin_settings_.allowed_hosts.push_back(config_.admin_listen.host);
+  }
   for (const std::string& problem : problems) log_.error("{}", problem);
   if (!problems.empty()) return 1;
+  if (!is_loopback_host(config_.admin_listen.host)) {
+    log_.warning(
+        "!!! admin_listen {} is not a loopback address and admin_insecure is set: anyone who can "
+        "reach it can reload rules and read shop and conversation keys; the admin API has no "
+        "TLS and no authentication. Put it behind a proxy that adds both, or listen on "
+        "127.0.0.1 !!!",
+        config_.admin_listen.to_string());
+  }
 
   RuleLoadResult loaded = load_rule_directory(config_.rules);
   if (!loaded.ok()) {
@@ -288,6 +370,7 @@ int Daemon::Impl::run() {
   reload_successful_.Set(1);
   reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
   log_.info("loaded {} rule file(s) from {}", rules_->platforms.size(), config_.rules);
+  make_reloader();
   if (!open_data_directory()) return 1;
 
   HttpLimits limits;
@@ -295,28 +378,35 @@ int Daemon::Impl::run() {
   limits.max_connections = config_.max_connections;
   limits.read_timeout = config_.read_timeout;
   limits.idle_timeout = config_.idle_timeout;
-  ingest_ = std::make_unique<HttpServer>(
-      io_,
-      [this](HttpRequest& request) {
-        current_listener_ = "ingest";
-        return handle_ingest_request(request, ingest_settings_, *this);
-      },
-      limits,
-      [this](HttpRefusal refusal, const std::string& detail) {
-        on_http_refusal("ingest", refusal, detail);
-      });
+  limits.max_inflight_body_bytes = config_.max_inflight_body_bytes;
   HttpLimits admin_limits = limits;
   admin_limits.max_body_bytes =
       std::uint64_t{64} * 1024;  // the admin API takes no bodies worth the name
+  admin_limits.max_connections = std::min(config_.max_connections, kAdminConnections);
+  admin_limits.max_inflight_body_bytes = 0;
+  limit_descriptors(limits, admin_limits);
+  ingest_ = std::make_unique<HttpServer>(
+      io_,
+      [this](HttpRequest request, Respond respond) {
+        handle_ingest_request(std::move(request), ingest_settings_, ingest_backend_,
+                              std::move(respond));
+      },
+      limits,
+      [this](RefusalReason reason, const std::string& detail) {
+        on_http_refusal(Listener::kIngest, reason, detail);
+      },
+      [this](const HttpRequest& header) {
+        return check_ingest_header(header, ingest_settings_, ingest_backend_);
+      });
   admin_ = std::make_unique<HttpServer>(
       io_,
-      [this](HttpRequest& request) {
-        current_listener_ = "admin";
-        return handle_admin_request(request, *this);
+      [this](HttpRequest request, Respond respond) {
+        handle_admin_request(std::move(request), admin_backend_, admin_settings_,
+                             std::move(respond));
       },
       admin_limits,
-      [this](HttpRefusal refusal, const std::string& detail) {
-        on_http_refusal("admin", refusal, detail);
+      [this](RefusalReason reason, const std::string& detail) {
+        on_http_refusal(Listener::kAdmin, reason, detail);
       });
   if (!bind(*ingest_, config_.ingest_listen, "ingest") ||
       !bind(*admin_, config_.admin_listen, "admin")) {
@@ -339,6 +429,79 @@ int Daemon::Impl::run() {
   }
   if (exit_code_ == 0) log_.info("stopped");
   return exit_code_;
+}
+
+// Each connection holds a descriptor: the caps must fit the process's limit, or at the limit
+// accept() fails and (before this check) the admin listener went deaf with the ingest one.
+void Daemon::Impl::limit_descriptors(HttpLimits& ingest, HttpLimits& admin) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t old = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      log_.info("raised the open-file limit from {} to {}", old, limit.rlim_cur);
+    } else {
+      limit.rlim_cur = old;
+    }
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return;
+  const std::uint64_t available = limit.rlim_cur;
+  const std::uint64_t wanted = ingest.max_connections + admin.max_connections + kSpareDescriptors;
+  if (wanted <= available) return;
+  if (available < kSpareDescriptors + 2) {
+    log_.warning("only {} open files allowed; connections will be refused", available);
+    ingest.max_connections = 1;
+    admin.max_connections = 1;
+    return;
+  }
+  const std::uint64_t for_connections = available - kSpareDescriptors;
+  admin.max_connections = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      admin.max_connections, std::max<std::uint64_t>(for_connections / 4, 1)));
+  ingest.max_connections = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(ingest.max_connections, for_connections - admin.max_connections));
+  log_.warning(
+      "the open-file limit ({}) is too low for max_connections {}: ingest takes at most {} and "
+      "admin {} connection(s); raise LimitNOFILE to at least {}",
+      available, config_.max_connections, ingest.max_connections, admin.max_connections, wanted);
+}
+
+void Daemon::Impl::make_reloader() {
+  RuleReloader::Hooks hooks;
+  const std::string directory = config_.rules;
+  hooks.parse = [directory] {
+    ParsedRules parsed;
+    parsed.fingerprint = rule_directory_fingerprint(directory);
+    parsed.loaded = load_rule_directory(directory);
+    return parsed;
+  };
+  hooks.run_on_worker = [this](RuleReloader::Task task) {
+    // One parse at a time (RuleReloader waits for the last): the previous thread has finished.
+    if (worker_.joinable()) worker_.join();
+    worker_ = std::thread(std::move(task));
+  };
+  hooks.post = [this](RuleReloader::Task task) { net::post(io_, std::move(task)); };
+  hooks.start_rebuild = [this](std::shared_ptr<const RuleSet> rules, const std::string& trigger) {
+    if (stopping_) return false;
+    if (!start_rebuild(std::move(rules), trigger)) {
+      reload_successful_.Set(0);
+      return false;
+    }
+    notify_systemd("RELOADING=1");
+    return true;
+  };
+  hooks.refused = [this](const std::vector<RuleError>& errors, const std::string& trigger) {
+    for (const RuleError& error : errors) log_.error("{}", error.to_string());
+    reload_successful_.Set(0);
+    log_.error("reload ({}) refused: {} error(s); the old rules stay in force", trigger,
+               errors.size());
+  };
+  hooks.unchanged = [this](const std::string& trigger) {
+    reload_successful_.Set(1);
+    reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+    log_.info("reload ({}): rule files unchanged; nothing to rebuild", trigger);
+  };
+  reloader_.emplace(std::move(hooks), rule_directory_fingerprint(directory));
 }
 
 bool Daemon::Impl::start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger) {
@@ -370,7 +533,8 @@ void Daemon::Impl::rebuild_step(const Rebuild* expected) {
           if (++rebuild.skipped <= kCorruptLinesLogged) {
             log_.warning("{}:{}: not a journal record; skipped", journal_path_, number);
           }
-        } else if (result == JournalLineResult::kUnknownPlatform) {
+        } else if (result == JournalLineResult::kUnknownPlatform ||
+                   result == JournalLineResult::kShopRefused) {
           ++rebuild.skipped;
         }
       },
@@ -385,6 +549,7 @@ void Daemon::Impl::rebuild_step(const Rebuild* expected) {
       log_.error("reload ({}) abandoned; the old rules stay in force", rebuild.trigger);
       rebuild_.reset();
       notify_systemd("READY=1");
+      reloader_->rebuild_finished(false);
     }
     return;
   }
@@ -456,10 +621,14 @@ void Daemon::Impl::finish_reload() {
   rebuild_.reset();
   notify_systemd("READY=1");
   arm_engine_timer();
+  reloader_->rebuild_finished(true);
 }
 
 void Daemon::Impl::advance_to_now() {
-  if (host_) host_->engine().advance(time_.now() - config_.allowed_lateness);
+  if (!host_) return;
+  const Instant now = clock_.now();
+  clock_suspect_.Set(clock_.suspect() ? 1 : 0);
+  host_->engine().advance(now - config_.allowed_lateness);
 }
 
 void Daemon::Impl::arm_engine_timer() {
@@ -469,7 +638,7 @@ void Daemon::Impl::arm_engine_timer() {
   // watermark must pass `next` by a millisecond.
   Duration wait = kMaxTimerWait;
   if (next) {
-    wait = std::clamp(*next + config_.allowed_lateness + Duration(1) - time_.now(), Duration(0),
+    wait = std::clamp(*next + config_.allowed_lateness + Duration(1) - clock_.now(), Duration(0),
                       kMaxTimerWait);
   }
   engine_timer_.expires_after(wait);
@@ -488,10 +657,22 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
   advance_to_now();
   Engine& engine = host_->engine();
   const Instant watermark = engine.watermark();
+  ShopAdmission& shops = host_->shops();
+  IngestCommit result;
   std::string records;
   std::vector<bool> journaled(events.size(), false);
   std::vector<EventKey> keys(events.size());  // each event hashed once, for both dedup probes
+  std::vector<bool> refused(events.size(), false);
+  std::vector<std::size_t> newly_admitted;
   for (std::size_t i = 0; i < events.size(); ++i) {
+    // Validation before dedup: an event of a refused shop is never a duplicate.
+    const auto verdict = shops.admit(events[i].platform, events[i].shop);
+    if (verdict == ShopAdmission::Verdict::kRefused) {
+      refused[i] = true;
+      result.rejected.emplace_back(i, RejectReason::kTooManyShops);
+      continue;
+    }
+    if (verdict == ShopAdmission::Verdict::kAdmitted) newly_admitted.push_back(i);
     keys[i] = engine.key_of(events[i]);
     if (!engine.is_duplicate(keys[i])) {
       append_journal_record(records, watermark, encode_event(events[i]), !records.empty());
@@ -500,13 +681,14 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
   }
   if (!records.empty()) {
     if (const std::error_code error = journal_.append(records)) {
-      refuse("ingest", "not_durable", error.message(), {});
+      for (const std::size_t i : newly_admitted) shops.forget(events[i].platform, events[i].shop);
+      refuse(Listener::kIngest, RefusalReason::kNotDurable, error.message(), {});
       return IngestCommit{};
     }
   }
-  IngestCommit result;
   result.durable = true;
   for (std::size_t i = 0; i < events.size(); ++i) {
+    if (refused[i]) continue;
     const std::string platform = events[i].platform;
     const auto type = static_cast<std::size_t>(events[i].type);
     if (!host_->offer(std::move(events[i]), keys[i]).duplicate) {
@@ -526,6 +708,12 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
 
 std::string Daemon::Impl::metrics_text() {
   advance_to_now();
+  if (host_) {
+    for (std::size_t p = 0; p < host_->rules().platforms.size(); ++p) {
+      shops_.Add({{"platform", host_->rules().platforms[p].platform}})
+          .Set(static_cast<double>(host_->shops().admitted(static_cast<std::uint32_t>(p))));
+    }
+  }
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   if (host_) {
     auto engine_families = collect_engine_metrics(*host_, host_->engine().watermark());
@@ -539,41 +727,18 @@ std::string Daemon::Impl::metrics_text() {
 std::optional<boost::json::object> Daemon::Impl::at_risk(const AtRiskQuery& query) {
   if (!host_) return std::nullopt;
   advance_to_now();
-  return at_risk_report(*host_, time_.now(), query);
+  return at_risk_report(*host_, clock_.now(), query);
 }
 
-ReloadOutcome Daemon::Impl::reload(std::string_view trigger) {
-  ReloadOutcome outcome;
+void Daemon::Impl::reload(std::string trigger, std::function<void(ReloadOutcome)> done) {
   if (!ready_ || stopping_) {
+    ReloadOutcome outcome;
     outcome.errors.emplace_back(stopping_ ? "shutting down" : "still restoring state");
     log_.warning("reload ({}) refused: {}", trigger, outcome.errors.back());
-    return outcome;
+    return done(outcome);
   }
   log_.info("reloading rules from {} ({})", config_.rules, trigger);
-  RuleLoadResult loaded = load_rule_directory(config_.rules);
-  if (!loaded.ok()) {
-    for (const RuleError& error : loaded.errors) {
-      outcome.errors.push_back(error.to_string());
-      log_.error("{}", outcome.errors.back());
-    }
-    reload_successful_.Set(0);
-    log_.error("reload refused: {} error(s); the old rules stay in force", loaded.errors.size());
-    return outcome;
-  }
-  // The state under the new rules is what they would have made of every event kept: the
-  // journal read back through a fresh engine, the same way a restart restores it. The old rules
-  // and state serve until that is done.
-  if (rebuild_) log_.info("an unfinished reload ({}) is superseded", rebuild_->trigger);
-  auto rules = std::make_shared<const RuleSet>(std::move(loaded.rules));
-  outcome.platforms = rules->platforms.size();
-  if (!start_rebuild(std::move(rules), std::string(trigger))) {
-    outcome.errors.emplace_back("cannot read the journal");
-    reload_successful_.Set(0);
-    return outcome;
-  }
-  notify_systemd("RELOADING=1");
-  outcome.ok = true;
-  return outcome;
+  reloader_->request(std::move(trigger), std::move(done));
 }
 
 void Daemon::Impl::wait_for_signal() {
@@ -582,7 +747,7 @@ void Daemon::Impl::wait_for_signal() {
     // Listening again comes first, so a reload that throws cannot leave SIGTERM unheard.
     wait_for_signal();
     if (signal == SIGHUP) {
-      reload("SIGHUP");
+      reload("SIGHUP", [](const ReloadOutcome&) {});
     } else {
       shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
     }
@@ -622,28 +787,28 @@ void Daemon::Impl::poll_shutdown() {
   });
 }
 
-void Daemon::Impl::refuse(std::string_view listener, std::string_view reason,
-                          std::string_view detail, const std::string& peer) {
-  const std::string key = std::string(listener) + "/" + std::string(reason);
-  if (auto counter = refused_counters_.find(key); counter != refused_counters_.end()) {
-    counter->second->Increment();
-  }
+void Daemon::Impl::refuse(Listener listener, RefusalReason reason, std::string_view detail,
+                          const std::string& peer) {
+  const auto l = static_cast<std::size_t>(listener);
+  refused_counters_[l][static_cast<std::size_t>(reason)]->Increment();
   std::uint64_t suppressed = 0;
-  if (!refusal_logs_[std::string(listener)].limiter.allow(time_.now(), suppressed)) return;
+  if (!refusal_logs_[l].limiter.allow(time_.now(), suppressed)) return;
   log_.warning(
-      "{}: refused a request{}{}: {} ({}){}", listener, peer.empty() ? "" : " from ", peer, reason,
-      detail,
+      "{}: refused a request{}{}: {} ({}){}", kListenerNames[l], peer.empty() ? "" : " from ", peer,
+      refusal_label(reason), detail,
       suppressed == 0 ? std::string() : fmt::format("; {} more refusal(s) not logged", suppressed));
 }
 
-void Daemon::Impl::on_http_refusal(std::string_view listener, HttpRefusal refusal,
+void Daemon::Impl::on_http_refusal(Listener listener, RefusalReason reason,
                                    const std::string& detail) {
-  if (refusal == HttpRefusal::kInternalError) {
-    refused_counters_[std::string(listener) + "/internal_error"]->Increment();
-    log_.error("{}: internal error while handling a request: {}", listener, detail);
+  if (reason == RefusalReason::kInternalError) {
+    refused_counters_[static_cast<std::size_t>(listener)][static_cast<std::size_t>(reason)]
+        ->Increment();
+    log_.error("{}: internal error while handling a request: {}",
+               kListenerNames[static_cast<std::size_t>(listener)], detail);
     return;
   }
-  refuse(listener, http_refusal_reason(refusal), http_refusal_name(refusal), detail);
+  refuse(listener, reason, refusal_text(reason), detail);
 }
 
 Daemon::Daemon(DaemonConfig config, const TimeSource& time, const Logger& log)

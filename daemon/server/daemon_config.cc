@@ -1,6 +1,7 @@
 #include "daemon_config.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -36,14 +37,56 @@ std::optional<std::string> set_address(ListenAddress& out, const std::string& va
   return std::nullopt;
 }
 
-bool is_loopback(const std::string& host) {
+std::optional<std::string> set_count(std::uint64_t& out, const std::string& value,
+                                     std::uint64_t min, std::uint64_t max, const char* what) {
+  const auto parsed = parse_unsigned(value, max);
+  if (!parsed || *parsed < min) {
+    return fmt::format("\"{}\" is not {} from {} to {}", value, what, min, max);
+  }
+  out = *parsed;
+  return std::nullopt;
+}
+
+// Sees the start of each document and nothing else.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
+  void OnAlias(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
+  void OnScalar(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                const std::string& /*value*/) override {}
+  void OnSequenceStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/,
+                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  YAML::EmitterStyle::value /*style*/) override {}
+  void OnMapEnd() override {}
+};
+
+// A config file is one YAML document. yaml-cpp reads a stray "," as an empty document (and
+// stays on it), and YAML::Load silently drops a second document: both would run the daemon on
+// settings other than the file's. Counting stops at two documents or when the parser is stuck.
+std::optional<YAML::Mark> extra_document(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  while (counter.starts.size() < 2 && parser.HandleNextDocument(counter)) {
+  }
+  if (counter.starts.size() < 2) return std::nullopt;
+  return counter.starts[1];
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
   if (host == "localhost") return true;
   boost::system::error_code error;
   const auto address = boost::asio::ip::make_address(host, error);
   return !error && address.is_loopback();
 }
-
-}  // namespace
 
 std::string ListenAddress::to_string() const {
   if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
@@ -98,6 +141,42 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
     config.max_body_bytes = *parsed;
     return std::nullopt;
   }
+  if (key == "max_events_per_request") {
+    return set_count(config.max_events_per_request, value, 1, 10'000'000, "an event count");
+  }
+  if (key == "max_inflight_body_bytes") {
+    return set_count(config.max_inflight_body_bytes, value, 0, std::uint64_t{1} << 40,
+                     "a byte count");
+  }
+  if (key == "max_shops") {
+    std::uint64_t shops = 0;
+    auto problem = set_count(shops, value, 0, 10'000'000, "a shop count");
+    if (!problem) config.max_shops = static_cast<std::uint32_t>(shops);
+    return problem;
+  }
+  if (key == "admin_hosts") {
+    std::vector<std::string> hosts;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      std::string_view name = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+      if (name.empty() || name.find_first_of("/:@ ") != std::string_view::npos) {
+        return fmt::format("\"{}\" is not a comma-separated list of host names", value);
+      }
+      hosts.emplace_back(name);
+    }
+    config.admin_hosts = std::move(hosts);
+    return std::nullopt;
+  }
+  if (key == "admin_insecure") {
+    if (value != "true" && value != "false")
+      return fmt::format("\"{}\" is not true or false", value);
+    config.admin_insecure = value == "true";
+    return std::nullopt;
+  }
   if (key == "max_connections") {
     const auto parsed = parse_unsigned(value, 1'000'000);
     if (!parsed || *parsed == 0) {
@@ -119,6 +198,10 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
   };
   YAML::Node root;
   try {
+    if (const auto second = extra_document(text.str())) {
+      return {fmt::format("{}: a config file holds one YAML mapping; this is not part of it",
+                          at(*second))};
+    }
     root = YAML::Load(text.str());
   } catch (const YAML::Exception& error) {
     return {fmt::format("{}: {}", at(error.mark), error.msg)};
@@ -130,6 +213,14 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
   std::vector<std::string> errors;
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();
+    if (key == "admin_hosts" && entry.second.IsSequence()) {
+      std::string joined;
+      for (const auto& item : entry.second) joined += (joined.empty() ? "" : ",") + item.Scalar();
+      if (auto problem = apply_setting(updated, key, joined)) {
+        errors.push_back(fmt::format("{}: {}: {}", at(entry.second.Mark()), key, *problem));
+      }
+      continue;
+    }
     if (!entry.second.IsScalar()) {
       errors.push_back(
           fmt::format("{}: \"{}\" must be a single value", at(entry.second.Mark()), key));
@@ -147,7 +238,21 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
 
 std::vector<std::string> validate_config(const DaemonConfig& config) {
   std::vector<std::string> problems;
-  if (!config.ingest_secret_file && !is_loopback(config.ingest_listen.host)) {
+  if (!config.admin_insecure && !is_loopback_host(config.admin_listen.host)) {
+    problems.push_back(fmt::format(
+        "admin_listen {} is not a loopback address, and the admin API has no TLS or "
+        "authentication: listen on 127.0.0.1, or set admin_insecure (--admin-insecure) if a "
+        "proxy in front of it adds both",
+        config.admin_listen.to_string()));
+  }
+  if (config.max_inflight_body_bytes != 0 &&
+      config.max_inflight_body_bytes < config.max_body_bytes) {
+    problems.push_back(fmt::format(
+        "max_inflight_body_bytes {} is below max_body_bytes {}: no full-size request could be "
+        "read",
+        config.max_inflight_body_bytes, config.max_body_bytes));
+  }
+  if (!config.ingest_secret_file && !is_loopback_host(config.ingest_listen.host)) {
     problems.push_back(fmt::format(
         "ingest_listen {} is not a loopback address: set ingest_secret_file so that webhooks "
         "are signed, or listen on 127.0.0.1",

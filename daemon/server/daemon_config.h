@@ -33,7 +33,21 @@ struct DaemonConfig {
   std::uint32_t max_connections = 1024;  // per listener
   Duration read_timeout = std::chrono::seconds(30);
   Duration idle_timeout = std::chrono::seconds(60);
+  // Events in one request; more is 413 (bounds one request's work and memory).
+  std::uint64_t max_events_per_request = 100'000;
+  // Request bodies held at once on the ingest listener; beyond it 503 with Retry-After.
+  std::uint64_t max_inflight_body_bytes = std::uint64_t{256} * 1024 * 1024;
+  // Shops per platform without an allow-list; events of further shops are too_many_shops.
+  std::uint32_t max_shops = 1000;
+  // Names (besides localhost and loopback addresses) the admin listener answers to in Host
+  // and Origin.
+  std::vector<std::string> admin_hosts;
+  // Allows a non-loopback admin_listen, though the admin API has no TLS or authentication.
+  bool admin_insecure = false;
 };
+
+// Whether `host` (an address or "localhost") is a loopback address.
+bool is_loopback_host(const std::string& host);
 
 // Reads a config file over `config`; keys absent from the file keep their value. Every problem
 // is reported as FILE:LINE:COL: message; on any problem `config` is unchanged.

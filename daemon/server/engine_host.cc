@@ -47,9 +47,11 @@ std::vector<std::vector<std::vector<double>>> bounds_for(const RuleSet& rules) {
 
 }  // namespace
 
-EngineHost::EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options)
+EngineHost::EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options,
+                       std::uint32_t max_shops)
     : rules_(rules),
       engine_(std::move(rules), options),
+      shops_(*rules_, max_shops),
       bounds_(bounds_for(*rules_)),
       platform_counts_(rules_->platforms.size()) {
   engine_.set_effect_sink(this);
@@ -93,6 +95,11 @@ JournalLineResult EngineHost::replay_journal_line(std::string_view line) {
   }
   // Live, the engine was advanced once per request, before its first event.
   if (!record->continues_batch) engine_.advance(record->watermark);
+  // Rules reloaded with a smaller cap or a new allow-list: the shop's events no longer count.
+  const Event& event = std::get<Event>(decoded);
+  if (shops_.admit(event.platform, event.shop) == ShopAdmission::Verdict::kRefused) {
+    return JournalLineResult::kShopRefused;
+  }
   const OfferResult result = offer(std::move(std::get<Event>(decoded)));
   return result.duplicate ? JournalLineResult::kDuplicate : JournalLineResult::kApplied;
 }

@@ -11,6 +11,7 @@
 
 #include "replywatch/engine.h"
 #include "replywatch/event.h"
+#include "replywatch/shop_admission.h"
 
 namespace replywatch::server {
 
@@ -27,11 +28,12 @@ struct ResponseHistogram {
 };
 
 // What reading a journal line did.
-enum class JournalLineResult { kApplied, kDuplicate, kCorrupt, kUnknownPlatform };
+enum class JournalLineResult { kApplied, kDuplicate, kCorrupt, kUnknownPlatform, kShopRefused };
 
 class EngineHost final : private EffectSink {
  public:
-  EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options);
+  EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options,
+             std::uint32_t max_shops = kDefaultMaxShops);
   EngineHost(const EngineHost&) = delete;
   EngineHost& operator=(const EngineHost&) = delete;
   ~EngineHost() override;
@@ -39,6 +41,9 @@ class EngineHost final : private EffectSink {
   Engine& engine() { return engine_; }
   const Engine& engine() const { return engine_; }
   const RuleSet& rules() const { return *rules_; }
+  // Asked before an event is made durable; the journal holds only admitted shops' events.
+  ShopAdmission& shops() { return shops_; }
+  const ShopAdmission& shops() const { return shops_; }
 
   OfferResult offer(Event event);
   OfferResult offer(Event event, const EventKey& key);  // key: engine().key_of(event)
@@ -67,6 +72,7 @@ class EngineHost final : private EffectSink {
 
   std::shared_ptr<const RuleSet> rules_;
   Engine engine_;
+  ShopAdmission shops_;
   std::vector<std::vector<std::vector<double>>> bounds_;    // [platform][sla]
   std::vector<std::vector<ResponseHistogram>> histograms_;  // [shop][sla]
   std::vector<PlatformEventCounts> platform_counts_;

@@ -3,6 +3,7 @@
 #include <array>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -31,6 +32,13 @@ constexpr std::size_t kDrainBytes = std::size_t{64} * 1024 * 1024;
 constexpr std::size_t kDrainChunk = std::size_t{64} * 1024;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 constexpr std::size_t kFirstRead = 4096;
+constexpr std::size_t kBodyRead = std::size_t{64} * 1024;
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
 
 std::chrono::steady_clock::duration steady(Duration duration) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration);
@@ -38,37 +46,12 @@ std::chrono::steady_clock::duration steady(Duration duration) {
 
 }  // namespace
 
-namespace {
-
-struct RefusalText {
-  std::string_view reason;       // metric label value
-  std::string_view description;  // for the client and the log
-};
-
-// In the order of HttpRefusal.
-constexpr std::array<RefusalText, 6> kRefusalTexts = {{
-    {"connection_cap", "connection cap reached"},
-    {"body_too_large", "body too large"},
-    {"header_too_large", "header too large"},
-    {"malformed", "malformed request"},
-    {"timeout", "request not received in time"},
-    {"internal_error", "internal error"},
-}};
-
-}  // namespace
-
-std::string_view http_refusal_name(HttpRefusal refusal) {
-  return kRefusalTexts.at(static_cast<std::size_t>(refusal)).description;
-}
-
-std::string_view http_refusal_reason(HttpRefusal refusal) {
-  return kRefusalTexts.at(static_cast<std::size_t>(refusal)).reason;
-}
-
 struct HttpServer::Shared {
   Handler handler;
   HttpLimits limits;
   RefusalObserver on_refusal;
+  HeaderCheck header_check;
+  std::uint64_t inflight_body_bytes = 0;  // reserved by sessions, see HttpLimits
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   bool stopping = false;
 };
@@ -82,7 +65,10 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     peer_ = error ? std::string("unknown peer")
                   : remote.address().to_string() + ":" + std::to_string(remote.port());
   }
-  ~Session() { shared_->sessions.erase(this); }
+  ~Session() {
+    release_body();
+    shared_->sessions.erase(this);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -134,8 +120,20 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (error) return on_read_error(error);
     const auto length = parser_->content_length();
     if (length && *length > shared_->limits.max_body_bytes) {
-      return refuse(http::status::payload_too_large, HttpRefusal::kBodyTooLarge);
+      return refuse(http::status::payload_too_large, RefusalReason::kBodyTooLarge);
     }
+    // Beast decodes only `chunked`; anything else (gzip, deflate, ...) would be read as if it
+    // were plain, and a compressed body would then look like garbage.
+    const std::string_view coding = parser_->get()[http::field::transfer_encoding];
+    if (!coding.empty() && !beast::iequals(trim(coding), "chunked")) {
+      return refuse(http::status::not_implemented, RefusalReason::kUnsupportedTransferEncoding);
+    }
+    if (shared_->header_check) {
+      if (auto answer = shared_->header_check(parser_->get())) {
+        return send(std::move(*answer), false, true);
+      }
+    }
+    if (!reserve_body(length.value_or(0))) return refuse_busy();
     stream_.expires_after(steady(shared_->limits.read_timeout));
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       auto continue_response =
@@ -151,26 +149,90 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     read_body();
   }
 
+  // Fed to the parser by hand, piece by piece: a chunked body's growth is charged to the budget
+  // as it arrives, and Beast's exception for a trailer field over 64 KiB ("field value too large",
+  // which no limit of the parser catches) is answered 431 here instead of escaping the session.
   void read_body() {
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::on_body, shared_from_this()));
+    parser_->eager(true);
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      beast::error_code error;
+      std::size_t used = 0;
+      try {
+        used = parser_->put(buffer_.data(), error);
+      } catch (const std::length_error&) {
+        return refuse(http::status::request_header_fields_too_large,
+                      RefusalReason::kHeaderTooLarge);
+      }
+      buffer_.consume(used);
+      if (error == http::error::need_more) break;
+      if (error) return on_read_error(error);
+      const std::uint64_t held = parser_->get().body().size();
+      if (held > reserved_ && !reserve_body(held - reserved_)) return refuse_busy();
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return on_body();
+    stream_.async_read_some(
+        buffer_.prepare(kBodyRead),
+        [self = shared_from_this()](beast::error_code error, std::size_t n) {
+          if (error == net::error::eof) {
+            beast::error_code end;
+            self->parser_->put_eof(end);
+            if (!end && self->parser_->is_done()) return self->on_body();
+            return self->on_read_error(end ? end : beast::error_code(http::error::partial_message));
+          }
+          if (error) return self->on_read_error(error);
+          self->buffer_.commit(n);
+          self->read_body();
+        });
   }
 
-  void on_body(beast::error_code error, std::size_t /*bytes*/) {
-    if (error) return on_read_error(error);
+  bool reserve_body(std::uint64_t bytes) {
+    const std::uint64_t budget = shared_->limits.max_inflight_body_bytes;
+    if (budget != 0 && shared_->inflight_body_bytes + bytes > budget) return false;
+    shared_->inflight_body_bytes += bytes;
+    reserved_ += bytes;
+    return true;
+  }
+
+  void release_body() {
+    shared_->inflight_body_bytes -= reserved_;
+    reserved_ = 0;
+  }
+
+  void refuse_busy() {
+    release_body();
+    shared_->on_refusal(RefusalReason::kBodyBudget, peer_);
+    HttpResponse response{http::status::service_unavailable, 11};
+    response.set(http::field::content_type, "application/json");
+    response.set(http::field::retry_after, "1");
+    response.body() = R"({"error":")" + std::string(refusal_text(RefusalReason::kBodyBudget)) +
+                      "; retry shortly\"}\n";
+    send(std::move(response), false, true);
+  }
+
+  void on_body() {
     HttpRequest request = parser_->release();
-    HttpResponse response{http::status::internal_server_error, request.version()};
+    const unsigned version = request.version();
+    const bool wants_keep_alive = request.keep_alive();
+    auto answered = std::make_shared<bool>(false);
+    Respond respond = [self = shared_from_this(), version, wants_keep_alive,
+                       answered](HttpResponse response) {
+      if (*answered) return;
+      *answered = true;
+      const bool keep_alive = wants_keep_alive && !self->closing_ && !self->shared_->stopping;
+      response.version(version);
+      self->send(std::move(response), keep_alive, false);
+    };
     try {
-      response = shared_->handler(request);
+      shared_->handler(std::move(request), respond);
     } catch (const std::exception& failure) {
       // A bug, not bad input: answer 500 and keep serving everyone else.
+      shared_->on_refusal(RefusalReason::kInternalError, failure.what());
+      HttpResponse response{http::status::internal_server_error, version};
       response.set(http::field::content_type, "application/json");
       response.body() = "{\"error\":\"internal error\"}\n";
-      shared_->on_refusal(HttpRefusal::kInternalError, failure.what());
+      respond(std::move(response));
     }
-    const bool keep_alive = request.keep_alive() && !closing_ && !shared_->stopping;
-    response.version(request.version());
-    send(std::move(response), keep_alive, false);
   }
 
   void on_read_error(beast::error_code error) {
@@ -182,28 +244,28 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       // Quiet between requests is normal keep-alive; a request cut off half-way is not.
       // The stream closed itself on expiry; there is no answering, only counting.
       if (parser_ && (parser_->got_some() || buffer_.size() > 0)) {
-        shared_->on_refusal(HttpRefusal::kTimeout, peer_);
+        shared_->on_refusal(RefusalReason::kTimeout, peer_);
       }
       return close();
     }
     if (error == http::error::body_limit) {
-      return refuse(http::status::payload_too_large, HttpRefusal::kBodyTooLarge);
+      return refuse(http::status::payload_too_large, RefusalReason::kBodyTooLarge);
     }
     if (error == http::error::header_limit) {
-      return refuse(http::status::request_header_fields_too_large, HttpRefusal::kHeaderTooLarge);
+      return refuse(http::status::request_header_fields_too_large, RefusalReason::kHeaderTooLarge);
     }
     if (error.category() == http::make_error_code(http::error::bad_target).category()) {
-      return refuse(http::status::bad_request, HttpRefusal::kMalformed);
+      return refuse(http::status::bad_request, RefusalReason::kMalformed);
     }
     close();
   }
 
   // Answers a request that never reaches the handler, then closes the connection.
-  void refuse(http::status status, HttpRefusal refusal) {
+  void refuse(http::status status, RefusalReason refusal) {
     shared_->on_refusal(refusal, peer_);
     HttpResponse response{status, 11};
     response.set(http::field::content_type, "application/json");
-    response.body() = R"({"error":")" + std::string(http_refusal_name(refusal)) + "\"}\n";
+    response.body() = R"({"error":")" + std::string(refusal_text(refusal)) + "\"}\n";
     send(std::move(response), false, true);
   }
 
@@ -217,6 +279,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
         stream_, *response_,
         [self = shared_from_this(), keep_alive, drain_after](beast::error_code error, std::size_t) {
           self->response_.reset();
+          self->release_body();
           if (error) return self->close();
           if (keep_alive) return self->read_header();
           beast::error_code ignored;
@@ -250,15 +313,17 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   std::optional<HttpResponse> response_;
   std::string drain_buffer_;
   std::size_t drained_ = 0;
+  std::uint64_t reserved_ = 0;  // of the listener's body budget
   std::string peer_;
   bool waiting_for_request_ = false;
   bool closing_ = false;
 };
 
 HttpServer::HttpServer(net::io_context& io, Handler handler, HttpLimits limits,
-                       RefusalObserver on_refusal)
+                       RefusalObserver on_refusal, HeaderCheck header_check)
     : io_(io), acceptor_(io), shared_(std::make_shared<Shared>()) {
   shared_->handler = std::move(handler);
+  shared_->header_check = std::move(header_check);
   shared_->limits = limits;
   shared_->on_refusal = std::move(on_refusal);
 }
@@ -300,13 +365,13 @@ void HttpServer::accept() {
     // Accepting again comes first, so nothing below can leave the listener deaf.
     accept();
     if (shared->sessions.size() >= shared->limits.max_connections && !evict_idle(*shared)) {
-      refuse_at_cap(std::move(socket), *shared);
+      refuse_at_cap(std::move(socket), shared);
       return;
     }
     try {
       std::make_shared<Session>(std::move(socket), shared)->run();
     } catch (const std::exception& failure) {
-      shared->on_refusal(HttpRefusal::kInternalError, failure.what());
+      shared->on_refusal(RefusalReason::kInternalError, failure.what());
     }
   });
 }
@@ -321,19 +386,50 @@ bool HttpServer::evict_idle(Shared& shared) {
   return false;
 }
 
-void HttpServer::refuse_at_cap(tcp::socket socket, Shared& shared) {
+void HttpServer::refuse_at_cap(tcp::socket socket, const std::shared_ptr<Shared>& shared) {
   beast::error_code ignored;
   const auto remote = socket.remote_endpoint(ignored);
-  shared.on_refusal(HttpRefusal::kConnectionCap,
-                    remote.address().to_string() + ":" + std::to_string(remote.port()));
-  // The socket is new and its send buffer empty: this short answer goes out without blocking.
+  shared->on_refusal(RefusalReason::kConnectionCap,
+                     remote.address().to_string() + ":" + std::to_string(remote.port()));
+  // Answered, then whatever the client already sent is read and dropped for a moment, so it
+  // sees the 503 rather than a reset. Not a session: it does not count against the cap.
+  struct Refused {
+    explicit Refused(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+    tcp::socket socket;
+    net::steady_timer timer;
+    std::array<char, 4096> scratch{};
+    std::size_t drained = 0;
+  };
   static constexpr std::string_view kBusy =
       "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
       "Connection: close\r\n\r\n";
-  socket.non_blocking(true, ignored);
-  socket.write_some(net::buffer(kBusy.data(), kBusy.size()), ignored);
-  socket.shutdown(tcp::socket::shutdown_send, ignored);
-  socket.close(ignored);
+  auto refused = std::make_shared<Refused>(std::move(socket));
+  refused->timer.expires_after(kDrainTime);
+  refused->timer.async_wait([refused](beast::error_code) {
+    beast::error_code error;
+    refused->socket.close(error);
+  });
+  net::async_write(refused->socket, net::buffer(kBusy.data(), kBusy.size()),
+                   [refused](beast::error_code error, std::size_t) {
+                     if (error) return static_cast<void>(refused->timer.cancel());
+                     beast::error_code ignored_error;
+                     refused->socket.shutdown(tcp::socket::shutdown_send, ignored_error);
+                     auto drain = std::make_shared<std::function<void()>>();
+                     *drain = [refused, drain]() {
+                       refused->socket.async_read_some(
+                           net::buffer(refused->scratch),
+                           [refused, drain](beast::error_code e, std::size_t n) {
+                             refused->drained += n;
+                             if (e || refused->drained > kDrainBytes) {
+                               refused->timer.cancel();
+                               *drain = nullptr;  // breaks the cycle
+                               return;
+                             }
+                             (*drain)();
+                           });
+                     };
+                     (*drain)();
+                   });
 }
 
 void HttpServer::stop() {

@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "refusal_reason.h"
 #include "replywatch/time.h"
 
 namespace replywatch::server {
@@ -25,31 +27,27 @@ struct HttpLimits {
   std::uint32_t max_connections = 1024;
   Duration read_timeout = std::chrono::seconds(30);  // a request's header and body
   Duration idle_timeout = std::chrono::seconds(60);  // between requests on one connection
+  // Bytes of request bodies held at once over all of this listener's connections, from the
+  // header's Content-Length (or as chunks arrive) until the answer is sent; beyond it a request
+  // is answered 503 with Retry-After. 0: no budget.
+  std::uint64_t max_inflight_body_bytes = 0;
 };
 
-// Why a connection was refused or cut before its request reached the handler.
-enum class HttpRefusal {
-  kConnectionCap,
-  kBodyTooLarge,
-  kHeaderTooLarge,
-  kMalformed,
-  kTimeout,
-  kInternalError,  // the handler threw; answered 500
-};
-
-// What to tell the client and the log.
-std::string_view http_refusal_name(HttpRefusal refusal);
-// The `reason` label value of replywatch_http_requests_refused_total.
-std::string_view http_refusal_reason(HttpRefusal refusal);
+// Answers a request exactly once, possibly after the handler has returned.
+using Respond = std::function<void(HttpResponse response)>;
 
 class HttpServer {
  public:
-  using Handler = std::function<HttpResponse(HttpRequest& request)>;
+  // May answer at once or later (from the same io_context), but must call `respond` once.
+  using Handler = std::function<void(HttpRequest request, Respond respond)>;
+  // Looks at a request's header before its body is read; an answer returned here is sent
+  // instead of reading the body (e.g. 401 for an unsigned webhook).
+  using HeaderCheck = std::function<std::optional<HttpResponse>(const HttpRequest& header)>;
   // `detail` is the peer's address, or for kInternalError what went wrong.
-  using RefusalObserver = std::function<void(HttpRefusal refusal, const std::string& detail)>;
+  using RefusalObserver = std::function<void(RefusalReason reason, const std::string& detail)>;
 
   HttpServer(boost::asio::io_context& io, Handler handler, HttpLimits limits,
-             RefusalObserver on_refusal);
+             RefusalObserver on_refusal, HeaderCheck header_check = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -72,7 +70,8 @@ class HttpServer {
   void accept();
   // At the cap: a connection waiting for its next request gives its place to a new one.
   static bool evict_idle(Shared& shared);
-  static void refuse_at_cap(boost::asio::ip::tcp::socket socket, Shared& shared);
+  static void refuse_at_cap(boost::asio::ip::tcp::socket socket,
+                            const std::shared_ptr<Shared>& shared);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -1,8 +1,10 @@
 #include "ingest_handler.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <memory>
 #include <variant>
 
 #include "signature.h"
@@ -14,18 +16,16 @@ namespace http = boost::beast::http;
 
 enum class BodyFormat { kJson, kNdjson };
 
-HttpResponse json_response(const HttpRequest& request, http::status status,
-                           const boost::json::value& body) {
-  HttpResponse response{status, request.version()};
+HttpResponse json_response(unsigned version, http::status status, const boost::json::value& body) {
+  HttpResponse response{status, version};
   response.set(http::field::content_type, "application/json");
   response.body() = boost::json::serialize(body);
   response.body().push_back('\n');
   return response;
 }
 
-HttpResponse error_response(const HttpRequest& request, http::status status,
-                            std::string_view message) {
-  return json_response(request, status, boost::json::object{{"error", message}});
+HttpResponse error_response(unsigned version, http::status status, std::string_view message) {
+  return json_response(version, status, boost::json::object{{"error", message}});
 }
 
 std::optional<BodyFormat> format_of(std::string_view content_type) {
@@ -44,119 +44,318 @@ bool blank(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
+std::string_view path_of(const HttpRequest& request) {
+  const std::string_view target = request.target();
+  return target.substr(0, target.find('?'));
+}
+
+// Events in a body, counted without decoding it, stopping once past `limit`: non-blank lines
+// of NDJSON, elements of a top-level JSON array (1 for anything else).
+std::size_t count_events(std::string_view body, BodyFormat format, std::size_t limit) {
+  std::size_t count = 0;
+  if (format == BodyFormat::kNdjson) {
+    while (!body.empty() && count <= limit) {
+      const std::size_t newline = body.find('\n');
+      if (!blank(body.substr(0, newline))) ++count;
+      body = newline == std::string_view::npos ? std::string_view{} : body.substr(newline + 1);
+    }
+    return count;
+  }
+  const std::size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || body[first] != '[') return 1;
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  bool any = false;
+  for (std::size_t i = first; i < body.size() && count <= limit; ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      any = true;
+    } else if (c == '[' || c == '{') {
+      if (depth == 1) any = true;
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      if (--depth == 0) break;
+    } else if (c == ',' && depth == 1) {
+      ++count;
+    } else if (depth == 1 && c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      any = true;
+    }
+  }
+  return any ? count + 1 : count;
+}
+
+struct IndexedRejection {
+  std::size_t index;
+  Rejection rejection;
+};
+
+// One request being worked through, a slice per turn of the event loop.
+class IngestJob : public std::enable_shared_from_this<IngestJob> {
+ public:
+  IngestJob(HttpRequest request, BodyFormat format, const IngestSettings& settings,
+            IngestBackend& backend, Respond respond)
+      : request_(std::move(request)),
+        format_(format),
+        settings_(settings),
+        backend_(backend),
+        respond_(std::move(respond)),
+        rest_(request_.body()) {}
+
+  void start() {
+    if (format_ == BodyFormat::kJson) {
+      boost::system::error_code error;
+      parsed_ = boost::json::parse(request_.body(), error);
+      if (error) {
+        return refuse(http::status::bad_request, RefusalReason::kUnreadableBody, "not JSON",
+                      "body is not valid JSON: " + error.message());
+      }
+      if (const auto* array = parsed_.if_array()) {
+        items_ = array;
+      } else if (!parsed_.is_object()) {
+        return refuse(http::status::bad_request, RefusalReason::kUnreadableBody,
+                      "not an object or array",
+                      "body must be one event object or an array of them");
+      }
+    }
+    decode_slice();
+  }
+
+ private:
+  void decode_slice() {
+    auto known = [this](std::string_view platform) { return backend_.platform_known(platform); };
+    for (std::size_t n = 0; n < settings_.decode_slice; ++n) {
+      if (format_ == BodyFormat::kNdjson) {
+        if (rest_.empty()) return finish();
+        const std::size_t newline = rest_.find('\n');
+        const std::string_view line = rest_.substr(0, newline);
+        rest_ = newline == std::string_view::npos ? std::string_view{} : rest_.substr(newline + 1);
+        if (blank(line)) continue;
+        take(decode_event_text(line, known));
+      } else if (items_ != nullptr) {
+        if (next_item_ == items_->size()) return finish();
+        take(decode_event((*items_)[next_item_++], known));
+      } else {
+        take(decode_event(parsed_, known));
+        return finish();
+      }
+    }
+    backend_.defer([self = shared_from_this()] { self->run_guarded(&IngestJob::decode_slice); });
+  }
+
+  void run_guarded(void (IngestJob::*step)()) {
+    try {
+      (this->*step)();
+    } catch (const std::exception& failure) {
+      backend_.count_refused_request(RefusalReason::kInternalError, failure.what());
+      respond_(error_response(request_.version(), http::status::internal_server_error,
+                              "internal error"));
+    }
+  }
+
+  void take(std::variant<Event, Rejection> decoded) {
+    const std::size_t index = next_index_++;
+    if (auto* event = std::get_if<Event>(&decoded)) {
+      events_.push_back(std::move(*event));
+      event_indices_.push_back(index);
+    } else {
+      note(decode_rejections_, index, std::get<Rejection>(decoded));
+    }
+  }
+
+  // Counts every rejection; keeps the first kListedRejections of each phase, in index order.
+  void note(std::vector<IndexedRejection>& kept, std::size_t index, Rejection rejection) {
+    ++rejected_total_;
+    backend_.count_rejected_event(rejection.reason);
+    if (kept.size() < kListedRejections) kept.push_back({index, rejection});
+  }
+
+  // Time checks and the commit happen in one turn, against one reading of the clock.
+  void finish() {
+    const Instant now = backend_.now();
+    const Instant latest_allowed = now + settings_.max_future_skew;
+    const bool suspect = backend_.clock_suspect();
+    std::vector<Event> events;
+    std::vector<std::size_t> indices;
+    std::vector<std::pair<std::size_t, Rejection>> late_rejections;
+    events.reserve(events_.size());
+    for (std::size_t i = 0; i < events_.size(); ++i) {
+      Event& event = events_[i];
+      std::optional<Rejection> rejection;
+      if (event.ts > latest_allowed) {
+        rejection = Rejection{RejectReason::kTooFarInFuture, "ts"};
+      } else if (settings_.max_event_age && event.ts < now - *settings_.max_event_age) {
+        rejection = Rejection{RejectReason::kTooOld, "ts"};
+      } else if (!backend_.platform_known(event.platform)) {
+        rejection = Rejection{RejectReason::kUnknownPlatform, "platform"};  // reloaded meanwhile
+      }
+      if (rejection && suspect && rejection->reason != RejectReason::kUnknownPlatform) {
+        // The event may be right and our clock wrong: nothing final until the clock is settled.
+        backend_.count_refused_request(RefusalReason::kClockSuspect, "event time check");
+        HttpResponse response = error_response(
+            request_.version(), http::status::service_unavailable,
+            "the server's clock has just changed and is being verified; nothing was taken, retry");
+        response.set(http::field::retry_after, std::to_string(kClockSuspectRetrySeconds));
+        return respond_(std::move(response));
+      }
+      if (rejection) {
+        late_rejections.emplace_back(event_indices_[i], *rejection);
+      } else {
+        events.push_back(std::move(event));
+        indices.push_back(event_indices_[i]);
+      }
+    }
+    std::vector<IndexedRejection> checked;
+    for (const auto& [index, rejection] : late_rejections) note(checked, index, rejection);
+
+    IngestCommit commit;
+    if (!events.empty()) {
+      commit = backend_.commit(events);
+      if (!commit.durable) {
+        return respond_(error_response(request_.version(), http::status::service_unavailable,
+                                       "events could not be made durable; nothing was taken, "
+                                       "retry"));
+      }
+      std::sort(commit.rejected.begin(), commit.rejected.end());
+      for (const auto& [position, reason] : commit.rejected) {
+        note(checked, indices.at(position), Rejection{reason, "shop"});
+      }
+    }
+    respond_(answer(commit, checked));
+  }
+
+  HttpResponse answer(const IngestCommit& commit, std::vector<IndexedRejection>& checked) {
+    std::vector<IndexedRejection> listed = std::move(decode_rejections_);
+    listed.insert(listed.end(), checked.begin(), checked.end());
+    std::stable_sort(listed.begin(), listed.end(),
+                     [](const auto& a, const auto& b) { return a.index < b.index; });
+    if (listed.size() > kListedRejections) listed.resize(kListedRejections);
+    boost::json::array rejected;
+    for (const auto& [index, rejection] : listed) {
+      boost::json::object item{{"index", index}, {"reason", reject_reason_name(rejection.reason)}};
+      if (!rejection.field.empty()) item["field"] = rejection.field;
+      rejected.push_back(std::move(item));
+    }
+    const http::status status =
+        rejected_total_ == 0 ? http::status::ok : http::status::unprocessable_entity;
+    boost::json::object body{{"accepted", commit.accepted},
+                             {"duplicates", commit.duplicates},
+                             {"rejected", std::move(rejected)}};
+    // Only when the list was cut, so that the usual answer keeps the contract's exact shape.
+    if (rejected_total_ > kListedRejections) body["rejected_total"] = rejected_total_;
+    return json_response(request_.version(), status, body);
+  }
+
+  void refuse(http::status status, RefusalReason reason, std::string_view detail,
+              std::string_view message) {
+    backend_.count_refused_request(reason, detail);
+    respond_(error_response(request_.version(), status, message));
+  }
+
+  HttpRequest request_;
+  BodyFormat format_;
+  const IngestSettings& settings_;
+  IngestBackend& backend_;
+  Respond respond_;
+  std::string_view rest_;  // NDJSON not yet decoded
+  boost::json::value parsed_;
+  const boost::json::array* items_ = nullptr;
+  std::size_t next_item_ = 0;
+  std::size_t next_index_ = 0;
+  std::vector<Event> events_;
+  std::vector<std::size_t> event_indices_;  // each event's place among the body's events
+  std::vector<IndexedRejection> decode_rejections_;
+  std::uint64_t rejected_total_ = 0;
+};
+
 }  // namespace
 
-HttpResponse handle_ingest_request(const HttpRequest& request, const IngestSettings& settings,
-                                   IngestBackend& backend) {
-  std::string_view target = request.target();
-  target = target.substr(0, target.find('?'));
+std::optional<HttpResponse> check_ingest_header(const HttpRequest& header,
+                                                const IngestSettings& settings,
+                                                IngestBackend& backend) {
+  if (!settings.secret || path_of(header) != "/v1/events" || header.method() != http::verb::post) {
+    return std::nullopt;
+  }
+  const SignatureCheck check = check_signature_headers(
+      header["X-Replywatch-Timestamp"], header["X-Replywatch-Signature"], backend.now());
+  if (check == SignatureCheck::kValid) return std::nullopt;
+  backend.count_refused_request(RefusalReason::kBadSignature, signature_check_name(check));
+  return error_response(header.version(), http::status::unauthorized, signature_check_name(check));
+}
+
+void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
+                           IngestBackend& backend, Respond respond) {
+  const unsigned version = request.version();
+  auto refuse = [&](http::status status, RefusalReason reason, std::string_view detail,
+                    std::string_view message) {
+    backend.count_refused_request(reason, detail);
+    HttpResponse response = error_response(version, status, message);
+    if (reason == RefusalReason::kNotReady) response.set(http::field::retry_after, "1");
+    if (reason == RefusalReason::kMethodNotAllowed) response.set(http::field::allow, "POST");
+    respond(std::move(response));
+  };
+  const std::string_view target = path_of(request);
   if (target != "/v1/events") {
-    backend.count_refused_request("not_found", target);
-    return error_response(request, http::status::not_found,
-                          "no such path; events go to "
-                          "POST /v1/events");
+    return refuse(http::status::not_found, RefusalReason::kNotFound, target,
+                  "no such path; events go to POST /v1/events");
   }
   if (request.method() != http::verb::post) {
-    backend.count_refused_request("method_not_allowed", request.method_string());
-    HttpResponse response = error_response(request, http::status::method_not_allowed, "use POST");
-    response.set(http::field::allow, "POST");
-    return response;
+    return refuse(http::status::method_not_allowed, RefusalReason::kMethodNotAllowed,
+                  request.method_string(), "use POST");
   }
   if (settings.secret) {
     const SignatureCheck check =
         verify_request(*settings.secret, request["X-Replywatch-Timestamp"],
                        request["X-Replywatch-Signature"], request.body(), backend.now());
     if (check != SignatureCheck::kValid) {
-      backend.count_refused_request("bad_signature", signature_check_name(check));
-      return error_response(request, http::status::unauthorized, signature_check_name(check));
+      return refuse(http::status::unauthorized, RefusalReason::kBadSignature,
+                    signature_check_name(check), signature_check_name(check));
     }
   }
   const auto format = format_of(request[http::field::content_type]);
   if (!format) {
-    backend.count_refused_request("unsupported_media_type", request[http::field::content_type]);
-    return error_response(request, http::status::unsupported_media_type,
-                          "Content-Type must be application/json or application/x-ndjson");
+    return refuse(http::status::unsupported_media_type, RefusalReason::kUnsupportedMediaType,
+                  request[http::field::content_type],
+                  "Content-Type must be application/json or application/x-ndjson");
   }
   if (!backend.ready()) {
-    backend.count_refused_request("not_ready", "restoring state");
-    HttpResponse response = error_response(request, http::status::service_unavailable,
-                                           "restoring state from the journal; retry shortly");
-    response.set(http::field::retry_after, "1");
-    return response;
+    return refuse(http::status::service_unavailable, RefusalReason::kNotReady, "restoring state",
+                  "restoring state from the journal; retry shortly");
   }
   if (blank(request.body())) {
-    backend.count_refused_request("unreadable_body", "empty body");
-    return error_response(request, http::status::bad_request, "empty body");
+    return refuse(http::status::bad_request, RefusalReason::kUnreadableBody, "empty body",
+                  "empty body");
   }
+  if (count_events(request.body(), *format, settings.max_events_per_request) >
+      settings.max_events_per_request) {
+    return refuse(http::status::payload_too_large, RefusalReason::kTooManyEvents,
+                  "over the per-request limit",
+                  "more than " + std::to_string(settings.max_events_per_request) +
+                      " events in one request; send them in smaller batches");
+  }
+  auto job = std::make_shared<IngestJob>(std::move(request), *format, settings, backend,
+                                         std::move(respond));
+  job->start();
+}
 
-  // Decoded in order; the index of each rejection is its place among the body's events.
-  std::vector<std::variant<Event, Rejection>> decoded;
-  auto known = [&](std::string_view platform) { return backend.platform_known(platform); };
-  if (*format == BodyFormat::kJson) {
-    boost::system::error_code error;
-    const boost::json::value body = boost::json::parse(request.body(), error);
-    if (error) {
-      backend.count_refused_request("unreadable_body", "not JSON");
-      return error_response(request, http::status::bad_request,
-                            "body is not valid JSON: " + error.message());
-    }
-    if (const auto* array = body.if_array()) {
-      decoded.reserve(array->size());
-      for (const auto& item : *array) decoded.push_back(decode_event(item, known));
-    } else if (body.is_object()) {
-      decoded.push_back(decode_event(body, known));
-    } else {
-      backend.count_refused_request("unreadable_body", "not an object or array");
-      return error_response(request, http::status::bad_request,
-                            "body must be one event object or an array of them");
-    }
-  } else {
-    std::string_view rest = request.body();
-    while (!rest.empty()) {
-      const std::size_t newline = rest.find('\n');
-      const std::string_view line = rest.substr(0, newline);
-      rest = newline == std::string_view::npos ? std::string_view{} : rest.substr(newline + 1);
-      if (!blank(line)) decoded.push_back(decode_event_text(line, known));
-    }
-  }
-
-  const Instant latest_allowed = backend.now() + settings.max_future_skew;
-  std::vector<Event> events;
-  events.reserve(decoded.size());
-  boost::json::array rejected;
-  for (std::size_t index = 0; index < decoded.size(); ++index) {
-    std::optional<Rejection> rejection;
-    if (auto* event = std::get_if<Event>(&decoded[index])) {
-      if (event->ts > latest_allowed) {
-        rejection = Rejection{RejectReason::kTooFarInFuture, "ts"};
-      } else {
-        events.push_back(std::move(*event));
-      }
-    } else {
-      rejection = std::get<Rejection>(decoded[index]);
-    }
-    if (rejection) {
-      backend.count_rejected_event(rejection->reason);
-      boost::json::object item{{"index", index}, {"reason", reject_reason_name(rejection->reason)}};
-      if (!rejection->field.empty()) item["field"] = rejection->field;
-      rejected.push_back(std::move(item));
-    }
-  }
-
-  IngestCommit commit;
-  if (!events.empty()) {
-    commit = backend.commit(events);
-    if (!commit.durable) {
-      return error_response(request, http::status::service_unavailable,
-                            "events could not be made durable; nothing was taken, retry");
-    }
-  }
-  const http::status status =
-      rejected.empty() ? http::status::ok : http::status::unprocessable_entity;
-  return json_response(request, status,
-                       boost::json::object{{"accepted", commit.accepted},
-                                           {"duplicates", commit.duplicates},
-                                           {"rejected", std::move(rejected)}});
+HttpResponse handle_ingest_request(const HttpRequest& request, const IngestSettings& settings,
+                                   IngestBackend& backend) {
+  std::optional<HttpResponse> answer;
+  handle_ingest_request(HttpRequest(request), settings, backend,
+                        [&answer](HttpResponse response) { answer = std::move(response); });
+  if (!answer) throw std::logic_error("the ingest backend deferred a step the caller cannot run");
+  return std::move(*answer);
 }
 
 }  // namespace replywatch::server

@@ -1,14 +1,22 @@
 // POST /v1/events (SPEC §7): routing, signature, content type, decoding and the per-event
 // answer. Knows nothing of sockets; what "durable" means is the backend's business.
+//
+// A request's work is bounded and cut into slices: at most `max_events_per_request` events, at
+// most kListedRejections rejections listed in the answer (the rest only counted), and the body
+// decoded `decode_slice` events at a time with the event loop free in between, so one large
+// request cannot stall health checks, timers or signals.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "http_server.h"
+#include "refusal_reason.h"
 #include "replywatch/event.h"
 #include "replywatch/event_codec.h"
 
@@ -18,6 +26,8 @@ struct IngestCommit {
   bool durable = false;  // false: nothing was taken, answer 503
   std::uint64_t accepted = 0;
   std::uint64_t duplicates = 0;
+  // Events refused at commit (a new shop beyond the cap): index into the committed vector.
+  std::vector<std::pair<std::size_t, RejectReason>> rejected;
 };
 
 class IngestBackend {
@@ -25,20 +35,46 @@ class IngestBackend {
   virtual ~IngestBackend() = default;
   // False while state is being restored: requests get 503.
   virtual bool ready() const = 0;
+  // The daemon's event-time "now" (see EventClock).
   virtual Instant now() const = 0;
+  // True while the wall clock disagrees with elapsed time and the disagreement has not yet
+  // lasted long enough to be believed: time checks then answer 503 instead of rejecting.
+  virtual bool clock_suspect() const { return false; }
   virtual bool platform_known(std::string_view platform) const = 0;
   // Makes `events` durable, then applies them; all or nothing.
   virtual IngestCommit commit(std::vector<Event>& events) = 0;
   virtual void count_rejected_event(RejectReason reason) = 0;
-  // A request refused as a whole: `reason` is a short fixed name, e.g. "bad_signature".
-  virtual void count_refused_request(std::string_view reason, std::string_view detail) = 0;
+  virtual void count_refused_request(RefusalReason reason, std::string_view detail) = 0;
+  // Runs `step` on a later turn of the event loop. Inline by default (tests).
+  virtual void defer(std::function<void()> step) { step(); }
 };
 
 struct IngestSettings {
   std::optional<std::string> secret;  // none: unsigned requests are taken (loopback only)
   Duration max_future_skew = std::chrono::minutes(5);
+  // Events older than now minus this are rejected as too_old; none: no age limit.
+  std::optional<Duration> max_event_age;
+  std::size_t max_events_per_request = 100'000;
+  std::size_t decode_slice = 2'048;  // events decoded per turn of the event loop
 };
 
+// Rejections listed in an answer (the first ones by index); beyond it the answer also carries
+// `rejected_total`, the count of all.
+inline constexpr std::size_t kListedRejections = 100;
+// Seconds a client is asked to wait while the daemon's clock is suspect.
+inline constexpr int kClockSuspectRetrySeconds = 5;
+
+// Checks a request's header before its body is read: a webhook without a well-formed, fresh
+// signature header is answered 401 at once, so unauthenticated bodies are never buffered.
+std::optional<HttpResponse> check_ingest_header(const HttpRequest& header,
+                                                const IngestSettings& settings,
+                                                IngestBackend& backend);
+
+// Answers through `respond`, once, possibly after deferred steps.
+void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
+                           IngestBackend& backend, Respond respond);
+
+// The same with the answer returned; the backend must run deferred steps inline.
 HttpResponse handle_ingest_request(const HttpRequest& request, const IngestSettings& settings,
                                    IngestBackend& backend);
 

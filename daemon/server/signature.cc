@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <memory>
@@ -84,9 +85,8 @@ std::string sign_request(std::string_view secret, std::string_view timestamp,
   return to_hex(hmac_sha256(secret, timestamp, body));
 }
 
-SignatureCheck verify_request(std::string_view secret, std::string_view timestamp_header,
-                              std::string_view signature_header, std::string_view body,
-                              Instant now) {
+SignatureCheck check_signature_headers(std::string_view timestamp_header,
+                                       std::string_view signature_header, Instant now) {
   if (timestamp_header.empty() || signature_header.empty()) return SignatureCheck::kMissing;
   std::int64_t seconds = 0;
   const char* end = timestamp_header.data() + timestamp_header.size();
@@ -98,12 +98,26 @@ SignatureCheck verify_request(std::string_view secret, std::string_view timestam
   const auto skew = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()) -
                     std::chrono::seconds(seconds);
   if (skew > kSignatureWindow || skew < -kSignatureWindow) return SignatureCheck::kStale;
-
-  const std::string expected = to_hex(hmac_sha256(secret, timestamp_header, body));
   if (!signature_header.starts_with(kPrefix)) return SignatureCheck::kWrongSignature;
   const std::string_view given = signature_header.substr(kPrefix.size());
+  const bool hex = std::all_of(given.begin(), given.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (given.size() != kDigestBytes * 2 || !hex) return SignatureCheck::kWrongSignature;
+  return SignatureCheck::kValid;
+}
+
+SignatureCheck verify_request(std::string_view secret, std::string_view timestamp_header,
+                              std::string_view signature_header, std::string_view body,
+                              Instant now) {
+  if (const SignatureCheck headers =
+          check_signature_headers(timestamp_header, signature_header, now);
+      headers != SignatureCheck::kValid) {
+    return headers;
+  }
+  const std::string expected = to_hex(hmac_sha256(secret, timestamp_header, body));
+  const std::string_view given = signature_header.substr(kPrefix.size());
   // The length is public (always 64); only the content is compared in constant time.
-  if (given.size() != expected.size()) return SignatureCheck::kWrongSignature;
   return CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0
              ? SignatureCheck::kValid
              : SignatureCheck::kWrongSignature;

@@ -25,6 +25,11 @@ inline constexpr Duration kSignatureWindow = std::chrono::seconds(300);
 std::string sign_request(std::string_view secret, std::string_view timestamp,
                          std::string_view body);
 
+// Everything that can be checked before the body has arrived: both headers present, the
+// timestamp Unix seconds within the window, the signature "sha256=" and 64 lowercase hex digits.
+SignatureCheck check_signature_headers(std::string_view timestamp_header,
+                                       std::string_view signature_header, Instant now);
+
 // Compares in constant time, whatever the headers hold.
 SignatureCheck verify_request(std::string_view secret, std::string_view timestamp_header,
                               std::string_view signature_header, std::string_view body,

@@ -20,9 +20,11 @@ enum class RejectReason : std::uint8_t {
   kBadField,
   kUnknownPlatform,
   kTooFarInFuture,
+  kTooOld,        // live only: older than its retries could still be recognised
+  kTooManyShops,  // a new shop beyond the platform's cap, or not on its allow-list
 };
 
-inline constexpr int kRejectReasonCount = 6;
+inline constexpr int kRejectReasonCount = 8;
 
 std::string_view reject_reason_name(RejectReason reason);
 

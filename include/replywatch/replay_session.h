@@ -9,13 +9,15 @@
 #include "replywatch/engine.h"
 #include "replywatch/event_codec.h"
 #include "replywatch/report.h"
+#include "replywatch/shop_admission.h"
 
 namespace replywatch {
 
 struct ReplayOptions {
   Duration allowed_lateness = std::chrono::seconds(2);
   Duration dedup_retention = std::chrono::hours(24);
-  std::optional<Instant> until;  // default: the largest ts among accepted events
+  std::optional<Instant> until;                // default: the largest ts among accepted events
+  std::uint32_t max_shops = kDefaultMaxShops;  // as the daemon's max_shops; 0: no cap
 };
 
 class ReplaySession {
@@ -39,6 +41,7 @@ class ReplaySession {
 
   ReplayOptions options_;
   Engine engine_;
+  ShopAdmission shops_;
   std::uint64_t rejected_ = 0;
   std::optional<Instant> largest_accepted_ts_;
 };

@@ -27,6 +27,9 @@ struct RuleLoadResult {
   bool ok() const { return errors.empty(); }
 };
 
+// A rule file beyond this size is an error (a reload parses every file; bounded work).
+inline constexpr std::size_t kMaxRuleFileBytes = std::size_t{1} << 20;
+
 // Reads every *.yaml and *.yml file directly inside `directory`, in name order.
 RuleLoadResult load_rule_directory(const std::string& directory);
 

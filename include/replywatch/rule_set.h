@@ -94,6 +94,9 @@ struct PlatformRules {
   Duration idle_timeout = std::chrono::minutes(30);
   std::vector<std::string> counted_bots;
   std::vector<Sla> slas;  // in file order
+  // `shops:` of the rule file: the only shops that may have events. Empty: any shop, up to the
+  // daemon's max_shops.
+  std::vector<std::string> allowed_shops;
 };
 
 // The name a rule file uses for the kind: reply_time, average_response, agent_presence.
@@ -105,6 +108,9 @@ struct RuleSet {
 
   const PlatformRules* find(std::string_view platform) const;
 };
+
+// At most this many buckets (window / resolution) per SLA.
+inline constexpr std::int64_t kMaxWindowBuckets = 100'000;
 
 // At most this many SLAs per rule file: the engine keeps per-round state in 32-bit masks.
 inline constexpr std::size_t kMaxSlasPerPlatform = 32;
