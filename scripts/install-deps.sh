@@ -8,8 +8,10 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libyaml-cpp-dev libfmt-dev catch2 libhowardhinnant-date-dev libssl-dev
   libsystemd-dev
-  # promtool, for the test that lints a real scrape; systemd-analyze, for the unit's test
-  prometheus systemd
+  # promtool, for the test that lints a real scrape and the rule tests; systemd-analyze, for the
+  # unit's test; Alertmanager and amtool, for the alerting tests (exporters/, the end-to-end run);
+  # python3 runs the end-to-end test and the dashboard checks
+  prometheus prometheus-alertmanager systemd python3
 )
 
 missing=()

@@ -119,11 +119,19 @@ class RecordingSink : public replywatch::EffectSink {
     std::string shop;
     std::uint32_t sla;
     replywatch::RoundDecided effect;
+    std::string conversation;  // the effect's view is only valid during the call
   };
   struct Warning {
     std::string shop;
     std::uint32_t sla;
     replywatch::WarningRaised effect;
+    std::string conversation;
+  };
+  struct Ended {
+    std::string shop;
+    std::uint32_t sla;
+    replywatch::RoundEnded effect;
+    std::string conversation;
   };
   struct Incident {
     std::string shop;
@@ -132,10 +140,16 @@ class RecordingSink : public replywatch::EffectSink {
   };
 
   void on_round_decided(const replywatch::RoundDecided& effect) override {
-    decided.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect});
+    decided.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect,
+                       std::string(effect.conversation)});
   }
   void on_warning(const replywatch::WarningRaised& effect) override {
-    warnings.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect});
+    warnings.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect,
+                        std::string(effect.conversation)});
+  }
+  void on_round_ended(const replywatch::RoundEnded& effect) override {
+    ended.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect,
+                     std::string(effect.conversation)});
   }
   void on_presence_incident(const replywatch::PresenceIncident& effect) override {
     incidents.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect});
@@ -163,6 +177,7 @@ class RecordingSink : public replywatch::EffectSink {
   std::vector<Decided> decided;
   std::vector<Warning> warnings;
   std::vector<Incident> incidents;
+  std::vector<Ended> ended;
 
  private:
   const replywatch::Engine* engine_;

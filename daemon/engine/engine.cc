@@ -230,8 +230,9 @@ struct Engine::State {
   Instant next_stage(const PlatformRuntime& platform, const OpenRound& round) const;
   void arm_round(std::uint32_t conversation_index, ReplyView view);
   void fire_round(std::uint32_t conversation_index, std::uint32_t payload, Instant now);
-  void decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round, Instant now,
-              bool answered, bool met, Duration elapsed);
+  void decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round,
+              std::string_view conversation, Instant now, bool answered, bool met,
+              Duration elapsed);
   static std::int64_t bucket_of(const PlatformRuntime& platform, const Sla& sla, Instant t);
 
   // --- presence ---
@@ -528,15 +529,15 @@ void Engine::State::fire_round(std::uint32_t conversation_index_value, std::uint
           round.warned |= bit;
           ++state.warnings;
           ++state.at_risk;
-          sink->on_warning(WarningRaised{ref(shop_index, s), round.start, now,
+          sink->on_warning(WarningRaised{ref(shop_index, s), conversation.key, round.start, now,
                                          clock_add(platform, sla, round.start, sla.deadline)});
         }
       }
       if (clock_add(platform, sla, round.start, sla.deadline) <= now) {
-        decide(shop_index, s, round, now, false, false, sla.deadline);
+        decide(shop_index, s, round, conversation.key, now, false, false, sla.deadline);
       }
     } else if (clock_add(platform, sla, round.start, sla.unanswered_cost) <= now) {
-      decide(shop_index, s, round, now, false, false, sla.unanswered_cost);
+      decide(shop_index, s, round, conversation.key, now, false, false, sla.unanswered_cost);
     }
   }
   arm_round(conversation_index_value, view);
@@ -550,7 +551,8 @@ std::int64_t Engine::State::bucket_of(const PlatformRuntime& platform, const Sla
 }
 
 void Engine::State::decide(std::uint32_t shop_index, std::uint32_t sla_index, OpenRound& round,
-                           Instant now, bool answered, bool met, Duration elapsed) {
+                           std::string_view conversation, Instant now, bool answered, bool met,
+                           Duration elapsed) {
   const std::uint32_t bit = 1U << sla_index;
   round.decided |= bit;
   const PlatformRuntime& platform = platforms[shops[shop_index].platform];
@@ -569,8 +571,8 @@ void Engine::State::decide(std::uint32_t shop_index, std::uint32_t sla_index, Op
   }
   state.window.add(bucket_of(platform, sla, round.start), bucket_of(platform, sla, now), met,
                    breached, cost);
-  sink->on_round_decided(
-      RoundDecided{ref(shop_index, sla_index), round.start, now, answered, met, elapsed});
+  sink->on_round_decided(RoundDecided{ref(shop_index, sla_index), conversation, round.start, now,
+                                      answered, met, elapsed});
 }
 
 void Engine::State::answer(std::uint32_t conversation_index_value, ReplyView view, Instant ts) {
@@ -586,10 +588,14 @@ void Engine::State::answer(std::uint32_t conversation_index_value, ReplyView vie
     const Duration elapsed = clock_elapsed(platform, sla, round.start, ts);
     if (sla.kind == SlaKind::kReplyTime) {
       const bool met = ts <= clock_add(platform, sla, round.start, sla.deadline);
-      decide(shop_index, s, round, ts, true, met, elapsed);
+      decide(shop_index, s, round, conversation.key, ts, true, met, elapsed);
     } else {
-      decide(shop_index, s, round, ts, true, true, elapsed);
+      decide(shop_index, s, round, conversation.key, ts, true, true, elapsed);
     }
+  }
+  for (std::uint32_t s = 0; s < platform.rules->slas.size(); ++s) {
+    if ((round.scored & (1U << s)) == 0) continue;
+    sink->on_round_ended(RoundEnded{ref(shop_index, s), conversation.key, round.start, ts, false});
   }
   round = OpenRound{};
 }

@@ -34,6 +34,7 @@ struct SlaRef {
 
 struct RoundDecided {
   SlaRef ref;
+  std::string_view conversation;  // the conversation key; valid during the call only
   Instant start;
   Instant at;        // when it was decided
   bool answered;     // false: decided by its deadline or cost cap
@@ -43,9 +44,21 @@ struct RoundDecided {
 
 struct WarningRaised {
   SlaRef ref;
+  std::string_view conversation;  // valid during the call only
   Instant start;
   Instant at;
   Instant due;
+};
+
+// A round that an SLA scores stopped being open: a reply answered it (retired = false), or a new
+// session retired it after every SLA had decided it (retired = true). One per scoring SLA,
+// decided or not, so whoever tracks open rounds (the Alertmanager notifier) can let go of them.
+struct RoundEnded {
+  SlaRef ref;
+  std::string_view conversation;  // valid during the call only
+  Instant start;
+  Instant at;
+  bool retired;
 };
 
 struct PresenceIncident {
@@ -62,6 +75,7 @@ class EffectSink {
   virtual void on_round_decided(const RoundDecided& /*effect*/) {}
   virtual void on_warning(const WarningRaised& /*effect*/) {}
   virtual void on_presence_incident(const PresenceIncident& /*effect*/) {}
+  virtual void on_round_ended(const RoundEnded& /*effect*/) {}
 };
 
 struct OfferResult {
