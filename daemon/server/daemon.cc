@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "admin_handler.h"
+#include "alertmanager_client.h"
 #include "engine_host.h"
 #include "engine_metrics.h"
 #include "http_server.h"
@@ -54,6 +55,8 @@ constexpr auto kShutdownGrace = std::chrono::milliseconds(4000);
 constexpr auto kShutdownPoll = std::chrono::milliseconds(20);
 constexpr Duration kRefusalLogInterval = std::chrono::seconds(10);
 constexpr int kCorruptLinesLogged = 10;
+// How often active conversation alerts are checked for a re-send.
+constexpr Duration kMaxResendCheck = std::chrono::seconds(5);
 
 // Request refusals counted in replywatch_http_requests_refused_total; a fixed set of names.
 constexpr std::array<std::string_view, 14> kRefusalReasons = {
@@ -98,6 +101,7 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
         engine_timer_(io_),
         shutdown_timer_(io_),
         shutdown_poll_(io_),
+        resend_timer_(io_),
         registry_(std::make_shared<prometheus::Registry>()),
         rejected_(prometheus::BuildCounter()
                       .Name("replywatch_events_rejected_total")
@@ -117,7 +121,21 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
                               .Name("replywatch_rules_last_reload_success_timestamp_seconds")
                               .Help("When the rules were last loaded successfully.")
                               .Register(*registry_)
-                              .Add({})) {
+                              .Add({})),
+        alerts_sent_(prometheus::BuildCounter()
+                         .Name("replywatch_alertmanager_notifications_total")
+                         .Help("Conversation alerts accepted by an Alertmanager, by URL.")
+                         .Register(*registry_)),
+        alerts_failed_(prometheus::BuildCounter()
+                           .Name("replywatch_alertmanager_notifications_failed_total")
+                           .Help("Conversation alerts in failed attempts to post them to an "
+                                 "Alertmanager, by URL.")
+                           .Register(*registry_)),
+        alerts_dropped_(prometheus::BuildCounter()
+                            .Name("replywatch_alertmanager_notifications_dropped_total")
+                            .Help("Conversation alerts dropped because a queue was full.")
+                            .Register(*registry_)
+                            .Add({})) {
     prometheus::BuildGauge()
         .Name("replywatch_build_info")
         .Help("A metric with a constant 1 labelled with the version and revision.")
@@ -168,6 +186,9 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   void finish_reload();
   void advance_to_now();
   void arm_engine_timer();
+  void flush_alerts(bool resend);
+  void arm_resend_timer();
+  void go_live(EngineHost& host, EngineHost* previous);
   void shutdown(const char* why);
   void poll_shutdown();
   void refuse(std::string_view listener, std::string_view reason, std::string_view detail,
@@ -183,6 +204,7 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   net::steady_timer engine_timer_;
   net::steady_timer shutdown_timer_;
   net::steady_timer shutdown_poll_;
+  net::steady_timer resend_timer_;
   std::unique_ptr<HttpServer> ingest_;
   std::unique_ptr<HttpServer> admin_;
   IngestSettings ingest_settings_;
@@ -217,6 +239,10 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Gauge& reload_successful_;
   prometheus::Gauge& reload_timestamp_;
+  prometheus::Family<prometheus::Counter>& alerts_sent_;
+  prometheus::Family<prometheus::Counter>& alerts_failed_;
+  prometheus::Counter& alerts_dropped_;
+  std::unique_ptr<AlertmanagerClient> alertmanager_;  // only with alertmanager.urls
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters_{};
   std::unordered_map<std::string, prometheus::Counter*> refused_counters_;
   std::unordered_map<std::string, RefusalLog> refusal_logs_;
@@ -228,7 +254,14 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
 std::unique_ptr<EngineHost> Daemon::Impl::new_host(std::shared_ptr<const RuleSet> rules) const {
   EngineOptions options;
   options.dedup_retention = config_.dedup_retention;
-  return std::make_unique<EngineHost>(std::move(rules), options);
+  std::optional<NotifierSettings> alerts;
+  if (!config_.alertmanager.urls.empty()) {
+    alerts.emplace();
+    alerts->at_risk_base_url =
+        config_.alertmanager.external_url.value_or("http://" + config_.admin_listen.to_string());
+    alerts->resend_interval = config_.alertmanager.resend_interval;
+  }
+  return std::make_unique<EngineHost>(std::move(rules), options, std::move(alerts));
 }
 
 bool Daemon::Impl::open_data_directory() {
@@ -277,6 +310,18 @@ int Daemon::Impl::run() {
   ingest_settings_.max_future_skew = config_.max_future_skew;
   for (const std::string& problem : problems) log_.error("{}", problem);
   if (!problems.empty()) return 1;
+  if (!config_.alertmanager.urls.empty()) {
+    std::vector<AlertmanagerClient::Target> targets;
+    for (const std::string& url : config_.alertmanager.urls) {
+      AlertmanagerClient::Target target{url, *parse_http_url(url), {}};
+      target.counters.sent = &alerts_sent_.Add({{"url", url}});
+      target.counters.failed = &alerts_failed_.Add({{"url", url}});
+      targets.push_back(std::move(target));
+    }
+    alertmanager_ =
+        std::make_unique<AlertmanagerClient>(io_, std::move(targets), alerts_dropped_, log_, time_);
+    log_.info("conversation alerts go to {} Alertmanager(s)", config_.alertmanager.urls.size());
+  }
 
   RuleLoadResult loaded = load_rule_directory(config_.rules);
   if (!loaded.ok()) {
@@ -427,7 +472,9 @@ void Daemon::Impl::finish_restore() {
   const double seconds = to_seconds(time_.now() - rebuild.started);
   host_ = std::move(rebuild.host);
   rebuild_.reset();
+  go_live(*host_, nullptr);
   advance_to_now();
+  arm_resend_timer();
   ready_ = true;
   log_.info("restored {} journal record(s) in {:.3f} s ({} skipped); ready", lines, seconds,
             skipped);
@@ -444,6 +491,7 @@ void Daemon::Impl::finish_reload() {
     }
   }
   rules_ = rebuild.rules;
+  go_live(*rebuild.host, host_.get());
   host_ = std::move(rebuild.host);
   advance_to_now();
   reload_successful_.Set(1);
@@ -459,7 +507,40 @@ void Daemon::Impl::finish_reload() {
 }
 
 void Daemon::Impl::advance_to_now() {
-  if (host_) host_->engine().advance(time_.now() - config_.allowed_lateness);
+  if (!host_) return;
+  host_->engine().advance(time_.now() - config_.allowed_lateness);
+  flush_alerts(false);
+}
+
+// A rebuilt host knows the history of every alert; only the difference from what the host it
+// replaces had told Alertmanager goes out (nothing but the active ones on start).
+void Daemon::Impl::go_live(EngineHost& host, EngineHost* previous) {
+  if (host.alerts() == nullptr) return;
+  host.alerts()->go_live(previous != nullptr ? previous->alerts() : nullptr, time_.now());
+}
+
+void Daemon::Impl::flush_alerts(bool resend) {
+  if (!alertmanager_ || !host_ || host_->alerts() == nullptr || stopping_) return;
+  AlertNotifier& alerts = *host_->alerts();
+  alertmanager_->send(alerts.collect(time_.now(), resend));
+  if (const std::uint64_t dropped = alerts.take_dropped(); dropped > 0) {
+    alerts_dropped_.Increment(static_cast<double>(dropped));
+  }
+}
+
+void Daemon::Impl::arm_resend_timer() {
+  if (!alertmanager_ || stopping_) return;
+  resend_timer_.expires_after(std::min(config_.alertmanager.resend_interval, kMaxResendCheck));
+  resend_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    try {
+      advance_to_now();
+      flush_alerts(true);
+    } catch (const std::exception& failure) {
+      log_.error("internal error while re-sending alerts: {}", failure.what());
+    }
+    arm_resend_timer();
+  });
 }
 
 void Daemon::Impl::arm_engine_timer() {
@@ -519,6 +600,7 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
     }
   }
   arm_engine_timer();
+  flush_alerts(false);
   return result;
 }
 
@@ -599,6 +681,8 @@ void Daemon::Impl::shutdown(const char* why) {
   ingest_->stop();
   admin_->stop();
   engine_timer_.cancel();
+  resend_timer_.cancel();
+  if (alertmanager_) alertmanager_->stop();
   shutdown_timer_.expires_after(kShutdownGrace);
   shutdown_timer_.async_wait([this](boost::system::error_code error) {
     if (error) return;

@@ -20,6 +20,15 @@ struct ListenAddress {
 // HOST:PORT or [IPV6]:PORT; the port may be 0.
 std::optional<ListenAddress> parse_listen_address(std::string_view text);
 
+// Conversation-level alerts sent straight to Alertmanager (off while `urls` is empty).
+struct AlertmanagerConfig {
+  std::vector<std::string> urls;  // http://HOST:PORT[/PREFIX], each validated
+  // How people reach the admin listener, for the at-risk link in the alerts; by default
+  // http://ADMIN_LISTEN.
+  std::optional<std::string> external_url;
+  Duration resend_interval = std::chrono::minutes(1);
+};
+
 struct DaemonConfig {
   std::string rules = "rules";
   std::string data = "replywatch-data";
@@ -33,6 +42,7 @@ struct DaemonConfig {
   std::uint32_t max_connections = 1024;  // per listener
   Duration read_timeout = std::chrono::seconds(30);
   Duration idle_timeout = std::chrono::seconds(60);
+  AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
 };
 
 // Reads a config file over `config`; keys absent from the file keep their value. Every problem

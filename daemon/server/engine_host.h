@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "alert_notifier.h"
 #include "replywatch/engine.h"
 #include "replywatch/event.h"
 
@@ -31,7 +32,9 @@ enum class JournalLineResult { kApplied, kDuplicate, kCorrupt, kUnknownPlatform 
 
 class EngineHost final : private EffectSink {
  public:
-  EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options);
+  // With `alerts`, the host also keeps the conversation alerts its effects raise.
+  EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options,
+             std::optional<NotifierSettings> alerts = std::nullopt);
   EngineHost(const EngineHost&) = delete;
   EngineHost& operator=(const EngineHost&) = delete;
   ~EngineHost() override;
@@ -39,6 +42,7 @@ class EngineHost final : private EffectSink {
   Engine& engine() { return engine_; }
   const Engine& engine() const { return engine_; }
   const RuleSet& rules() const { return *rules_; }
+  AlertNotifier* alerts() { return alerts_.get(); }
 
   OfferResult offer(Event event);
 
@@ -60,12 +64,15 @@ class EngineHost final : private EffectSink {
 
  private:
   void on_round_decided(const RoundDecided& effect) override;
+  void on_warning(const WarningRaised& effect) override;
+  void on_round_ended(const RoundEnded& effect) override;
 
   std::shared_ptr<const RuleSet> rules_;
   Engine engine_;
   std::vector<double> bounds_;
   std::vector<std::vector<ResponseHistogram>> histograms_;  // [shop][sla]
   std::vector<PlatformEventCounts> platform_counts_;
+  std::unique_ptr<AlertNotifier> alerts_;
 };
 
 }  // namespace replywatch::server
