@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
+#include "alertmanager_client.h"
 #include "engine_test_support.h"
 
 using namespace rwtest;
@@ -218,4 +219,26 @@ TEST_CASE("alert_notifier: tracking is bounded; forgotten rounds stop paging aft
   REQUIRE_FALSE(sent.empty());
   for (const Alert& alert : sent) CHECK(alert.ends_at == "2026-11-20T11:10:00.000Z");
   CHECK(rig.notifier.active_rounds() == 0);
+}
+
+TEST_CASE("alert_notifier: Alertmanager URLs are http://HOST[:PORT][/PREFIX]", "[alert_notifier]") {
+  using replywatch::server::parse_http_url;
+  const auto plain = parse_http_url("http://127.0.0.1:9093");
+  REQUIRE(plain);
+  CHECK(plain->host == "127.0.0.1");
+  CHECK(plain->port == "9093");
+  CHECK(plain->path.empty());
+  const auto prefixed = parse_http_url("http://am.example/alertmanager/");
+  REQUIRE(prefixed);
+  CHECK(prefixed->port == "80");
+  CHECK(prefixed->path == "/alertmanager");
+  const auto v6 = parse_http_url("http://[::1]:9093");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  for (const char* bad :
+       {"https://am:9093", "am:9093", "http://", "http://am:0", "http://am:", "http://am:x",
+        "http://user@am:9093", "http://am:9093/?q=1", "http://[::1"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_http_url(bad));
+  }
 }
