@@ -242,3 +242,13 @@ TEST_CASE("alert_notifier: Alertmanager URLs are http://HOST[:PORT][/PREFIX]", "
     CHECK_FALSE(parse_http_url(bad));
   }
 }
+
+TEST_CASE("alert_notifier: conversation keys are JSON-escaped", "[alert_notifier]") {
+  Rig rig;
+  rig.notifier.go_live(nullptr, T("2026-11-20T10:00:00Z"));
+  const std::string key = "say \"hi\" \\ then\nnew line \x01 买家";
+  rig.at(T("2026-11-20T10:02:01Z"), {buyer("b1", "s1", key, T("2026-11-20T10:00:00Z"))});
+  const auto sent = decode(rig.notifier.collect(T("2026-11-20T10:02:01Z"), false));
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].conversation == key);
+}

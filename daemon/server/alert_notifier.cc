@@ -2,9 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-
 namespace replywatch::server {
 namespace {
 
@@ -24,6 +21,24 @@ std::string percent_encode(std::string_view text) {
     }
   }
   return out;
+}
+
+// Appends `text` as a JSON string. Written by hand: encoding is the notifier's hot path when
+// thousands of rounds reach their warning point at once (see bench/alert_notifier_bench.cc).
+void append_json_string(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (byte < 0x20) {
+      out += fmt::format("\\u{:04x}", byte);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
 }
 
 std::string join_key(std::string_view platform, std::string_view shop, std::string_view sla,
@@ -182,19 +197,38 @@ void AlertNotifier::append_alerts(const Active& active, Instant ends_at,
       fmt::format("{}/v1/at-risk?platform={}&shop={}", settings_.at_risk_base_url,
                   percent_encode(active.platform), percent_encode(active.shop));
   const std::string due = format_rfc3339(active.due);
-  auto alert = [&](std::string_view name, Instant starts_at, std::string summary) {
-    boost::json::object labels{
-        {"alertname", name}, {"platform", active.platform},         {"shop", active.shop},
-        {"sla", active.sla}, {"conversation", active.conversation}, {"severity", active.severity}};
-    boost::json::object annotations{{"summary", summary}, {"due", due}, {"at_risk_url", link}};
+  const std::string ends = format_rfc3339(ends_at);
+  auto alert = [&](std::string_view name, Instant starts_at, const std::string& summary) {
     // Alertmanager refuses an alert that ends before it starts (a clock stepped back).
     const Instant starts = std::min(starts_at, ends_at);
-    boost::json::object body{{"labels", std::move(labels)},
-                             {"annotations", std::move(annotations)},
-                             {"startsAt", format_rfc3339(starts)},
-                             {"endsAt", format_rfc3339(ends_at)},
-                             {"generatorURL", link}};
-    out.push_back(boost::json::serialize(body));
+    std::string json;
+    json.reserve(512 + summary.size());
+    json += R"({"labels":{"alertname":)";
+    append_json_string(json, name);
+    json += R"(,"platform":)";
+    append_json_string(json, active.platform);
+    json += R"(,"shop":)";
+    append_json_string(json, active.shop);
+    json += R"(,"sla":)";
+    append_json_string(json, active.sla);
+    json += R"(,"conversation":)";
+    append_json_string(json, active.conversation);
+    json += R"(,"severity":)";
+    append_json_string(json, active.severity);
+    json += R"(},"annotations":{"summary":)";
+    append_json_string(json, summary);
+    json += R"(,"due":)";
+    append_json_string(json, due);
+    json += R"(,"at_risk_url":)";
+    append_json_string(json, link);
+    json += R"(},"startsAt":)";
+    append_json_string(json, format_rfc3339(starts));
+    json += R"(,"endsAt":)";
+    append_json_string(json, ends);
+    json += R"(,"generatorURL":)";
+    append_json_string(json, link);
+    json += "}";
+    out.push_back(std::move(json));
   };
   alert(kAtRisk, active.at_risk_since,
         fmt::format("{} ({}): conversation {} is still unanswered under {}; due {}. Answer it "
