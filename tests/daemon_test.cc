@@ -786,3 +786,56 @@ TEST_CASE("At the connection cap an idle connection makes room; busy ones get 50
       },
       std::chrono::seconds(2)));
 }
+
+TEST_CASE("An unreachable Alertmanager is counted, and ingest goes on as before",
+          "[daemon][alertmanager]") {
+  TempDir dir("alertmanager_down");
+  std::string rules = kTestRules;
+  const std::string anchor = "    warn_before: 1s\n";
+  rules.insert(rules.find(anchor) + anchor.size(), "    notify: page\n");
+  dir.write("rules/testchat.yaml", rules);
+  // A port nobody listens on: bound, then closed.
+  unsigned short closed_port = 0;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor acceptor(
+        io, {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(0)});
+    closed_port = acceptor.local_endpoint().port();
+  }
+  const std::string url = "http://127.0.0.1:" + std::to_string(closed_port);
+  const std::string config = dir.write("replywatch.yaml", "alertmanager:\n  urls: [" + url + "]\n");
+  auto args = base_args(dir);
+  args.insert(args.end(), {"--config", config});
+  DaemonProcess daemon(args);
+
+  // Rounds already past their warning point and deadline: pages are due at once.
+  const std::int64_t ts = now_ms() - 5'000;
+  std::string body = "[";
+  for (int i = 0; i < 20; ++i) {
+    if (i > 0) body += ",";
+    body += event("b" + std::to_string(i), "buyer_message", "s1", "c" + std::to_string(i), ts);
+  }
+  body += "]";
+  REQUIRE(http_call(daemon.ingest_port(), "POST", "/v1/events", body, kJson).status == 200);
+  const std::string failed =
+      R"(replywatch_alertmanager_notifications_failed_total{url=")" + url + R"("})";
+  CHECK(
+      eventually([&] { return value_or(scrape(daemon), failed, 0) > 0; }, std::chrono::seconds(5)));
+
+  // While it keeps retrying, every request is answered at once and every event is taken.
+  for (int i = 0; i < 20; ++i) {
+    const auto started = Clock::now();
+    const auto reply =
+        http_call(daemon.ingest_port(), "POST", "/v1/events",
+                  event("later" + std::to_string(i), "buyer_message", "s2", "c", now_ms()), kJson);
+    CHECK(reply.status == 200);
+    CHECK(Clock::now() - started < std::chrono::seconds(1));
+  }
+  const auto samples = scrape(daemon);
+  CHECK(value_or(samples,
+                 R"(replywatch_events_received_total{platform="testchat",type="buyer_message"})") ==
+        40);
+  CHECK(value_or(samples, R"(replywatch_alertmanager_notifications_total{url=")" + url + R"("})") ==
+        0);
+  CHECK(value_or(samples, "replywatch_alertmanager_notifications_dropped_total") == 0);
+}
