@@ -209,6 +209,7 @@ class Daemon::Impl final : public IngestBackend, public AdminBackend {
   std::unique_ptr<HttpServer> admin_;
   IngestSettings ingest_settings_;
   std::string current_listener_ = "ingest";
+  std::string admin_url_;  // http://the bound admin address, for links without external_url
 
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<EngineHost> host_;
@@ -257,8 +258,7 @@ std::unique_ptr<EngineHost> Daemon::Impl::new_host(std::shared_ptr<const RuleSet
   std::optional<NotifierSettings> alerts;
   if (!config_.alertmanager.urls.empty()) {
     alerts.emplace();
-    alerts->at_risk_base_url =
-        config_.alertmanager.external_url.value_or("http://" + config_.admin_listen.to_string());
+    alerts->at_risk_base_url = config_.alertmanager.external_url.value_or(admin_url_);
     alerts->resend_interval = config_.alertmanager.resend_interval;
   }
   return std::make_unique<EngineHost>(std::move(rules), options, std::move(alerts));
@@ -296,6 +296,7 @@ bool Daemon::Impl::bind(HttpServer& server, const ListenAddress& address, const 
                                 ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
                                 : fmt::format("{}:{}", bound.address().to_string(), bound.port());
   log_.info("{} listening on {}", name, shown);
+  if (std::string_view(name) == "admin") admin_url_ = "http://" + shown;
   return true;
 }
 
