@@ -8,10 +8,12 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libyaml-cpp-dev libfmt-dev catch2 libhowardhinnant-date-dev libssl-dev
   libsystemd-dev zlib1g-dev
-  # promtool, for the test that lints a real scrape; systemd-analyze, for the unit's test
-  prometheus systemd
-  # bench/: Google Benchmark for the engine figures, python3 for the live daemon's figures
-  libbenchmark-dev python3
+  # promtool, for the test that lints a real scrape and the rule tests; systemd-analyze, for the
+  # unit's test; Alertmanager and amtool, for the alerting tests (exporters/, the end-to-end run);
+  # python3 runs the end-to-end test, the dashboard checks and the live benchmarks
+  prometheus prometheus-alertmanager systemd python3
+  # bench/: Google Benchmark for the engine figures
+  libbenchmark-dev
   # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)
   clang libclang-rt-14-dev
 )

@@ -483,3 +483,52 @@ TEST_CASE("daemon_config: admin off loopback needs admin_insecure", "[daemon_con
   REQUIRE_FALSE(apply_setting(config, "admin_insecure", "true").has_value());
   CHECK(validate_config(config).empty());
 }
+
+TEST_CASE(
+    "daemon_config: alertmanager is off by default and takes urls, external_url and "
+    "resend_interval",
+    "[daemon_config]") {
+  CHECK(DaemonConfig{}.alertmanager.urls.empty());
+  TempDir dir("alertmanager");
+  const std::string path = dir.write(
+      "replywatch.yaml",
+      "alertmanager:\n"
+      "  urls: [http://10.0.0.1:9093, \"http://am.example/prefix/\", \"http://[::1]:9093\"]\n"
+      "  external_url: https://replywatch.example/\n"
+      "  resend_interval: 30s\n");
+  DaemonConfig config;
+  const auto errors = load_config_file(path, config);
+  INFO(joined(errors));
+  REQUIRE(errors.empty());
+  CHECK(config.alertmanager.urls == std::vector<std::string>{"http://10.0.0.1:9093",
+                                                             "http://am.example/prefix/",
+                                                             "http://[::1]:9093"});
+  CHECK(config.alertmanager.external_url == "https://replywatch.example");
+  CHECK(config.alertmanager.resend_interval == std::chrono::seconds(30));
+}
+
+TEST_CASE("daemon_config: bad alertmanager settings are reported at their position",
+          "[daemon_config]") {
+  TempDir dir("alertmanager_bad");
+  const std::string path = dir.write("replywatch.yaml",
+                                     "alertmanager:\n"
+                                     "  urls: [https://am:9093, \"http://am:99999\", am:9093]\n"
+                                     "  resend_interval: 0s\n"
+                                     "  timeout: 5s\n");
+  DaemonConfig config;
+  const auto errors = load_config_file(path, config);
+  INFO(joined(errors));
+  REQUIRE(errors.size() == 5);
+  CHECK_THAT(errors[0], Catch::StartsWith(path + ":2:10: alertmanager.urls: \"https://am:9093\""));
+  CHECK_THAT(errors[0], Catch::Contains("https is not supported"));
+  CHECK_THAT(errors[1], Catch::StartsWith(path + ":2:27: alertmanager.urls: "));
+  CHECK_THAT(errors[2], Catch::StartsWith(path + ":2:46: alertmanager.urls: "));
+  CHECK_THAT(errors[3], Catch::StartsWith(path + ":3:20: alertmanager.resend_interval: "));
+  CHECK_THAT(errors[4], Catch::StartsWith(path + ":4:3: alertmanager: unknown key \"timeout\""));
+  CHECK(config.alertmanager.urls.empty());
+
+  const std::string scalar = dir.write("scalar.yaml", "alertmanager: http://am:9093\n");
+  const auto scalar_errors = load_config_file(scalar, config);
+  REQUIRE(scalar_errors.size() == 1);
+  CHECK_THAT(scalar_errors[0], Catch::StartsWith(scalar + ":1:15: alertmanager must be a mapping"));
+}

@@ -160,7 +160,7 @@ const std::vector<Expected> kSpecFamilies = {
     {"replywatch_average_response_seconds", MetricType::Gauge, {"platform", "shop", "sla"}},
     {"replywatch_sla_violating", MetricType::Gauge, {"platform", "shop", "sla"}},
     {"replywatch_agents_online", MetricType::Gauge, {"platform", "shop"}},
-    {"replywatch_service_hours_open", MetricType::Gauge, {"platform"}},
+    {"replywatch_service_open", MetricType::Gauge, {"platform"}},
 };
 
 const char* type_name(MetricType type) {
@@ -481,14 +481,14 @@ TEST_CASE("engine_metrics: service hours open is 1 without service hours", "[eng
   const Instant open_time = T("2026-11-22T14:59:59.999Z");
   const Instant closed_time = T("2026-11-22T15:00:00Z");
   const auto open = collect_engine_metrics(host, open_time);
-  CHECK(value(open, "replywatch_service_hours_open", {{"platform", "tmall"}}) == 1.0);
-  CHECK(value(open, "replywatch_service_hours_open", {{"platform", "jd"}}) == 1.0);
+  CHECK(value(open, "replywatch_service_open", {{"platform", "tmall"}}) == 1.0);
+  CHECK(value(open, "replywatch_service_open", {{"platform", "jd"}}) == 1.0);
   const auto closed_at = collect_engine_metrics(host, closed_time);
-  CHECK(value(closed_at, "replywatch_service_hours_open", {{"platform", "tmall"}}) == 1.0);
-  CHECK(value(closed_at, "replywatch_service_hours_open", {{"platform", "jd"}}) == 0.0);
+  CHECK(value(closed_at, "replywatch_service_open", {{"platform", "tmall"}}) == 1.0);
+  CHECK(value(closed_at, "replywatch_service_open", {{"platform", "jd"}}) == 0.0);
   const auto night = collect_engine_metrics(host, T("2026-11-22T20:00:00Z"));  // 04:00 local
-  CHECK(value(night, "replywatch_service_hours_open", {{"platform", "tmall"}}) == 1.0);
-  CHECK(value(night, "replywatch_service_hours_open", {{"platform", "jd"}}) == 0.0);
+  CHECK(value(night, "replywatch_service_open", {{"platform", "tmall"}}) == 1.0);
+  CHECK(value(night, "replywatch_service_open", {{"platform", "jd"}}) == 0.0);
 }
 
 TEST_CASE("engine_metrics: no label value is a conversation, agent or event id",

@@ -545,3 +545,58 @@ slas:
   REQUIRE(s3_excl.size() == 1);
   CHECK(s3_excl[0].effect.at == T("2026-11-20T23:02:59.999+08:00"));
 }
+
+TEST_CASE("engine: warnings and decisions name their conversation", "[engine][reply_time]") {
+  Harness h(rules_from_yaml(kDeferYaml));
+  h.offer_all({buyer("b1", "s1", "conv-1", T("2026-11-20T10:00:00+08:00")),
+               buyer("b2", "s1", "conv-2", T("2026-11-20T10:01:00+08:00"))});
+  h.at(T("2026-11-20T10:10:00+08:00"), "s1", "defer_warn");
+  REQUIRE(h.sink.warnings.size() == 2);
+  CHECK(h.sink.warnings[0].conversation == "conv-1");
+  CHECK(h.sink.warnings[1].conversation == "conv-2");
+  REQUIRE(h.sink.decided.size() == 4);  // two SLAs, two rounds, all breached
+  CHECK(h.sink.decided[0].conversation == "conv-1");
+  CHECK(h.sink.decided[3].conversation == "conv-2");
+  CHECK(h.sink.ended.empty());  // breached but unanswered: still open
+}
+
+TEST_CASE("engine: an answer ends the round once per SLA scoring it, decided or not",
+          "[engine][reply_time]") {
+  Harness h(rules_from_yaml(kDeferYaml));
+  // defer_warn breaches at 10:03; the reply at 10:04 still ends the round for both SLAs.
+  h.offer_all({buyer("b1", "s1", "c1", T("2026-11-20T10:00:00+08:00")),
+               agent_msg("a1", "s1", "c1", T("2026-11-20T10:04:00+08:00")),
+               buyer("b2", "s1", "c1", T("2026-11-20T10:05:00+08:00")),
+               agent_msg("a2", "s1", "c1", T("2026-11-20T10:05:30+08:00"))});
+  h.at(T("2026-11-20T10:10:00+08:00"), "s1", "defer_3m");
+  REQUIRE(h.sink.ended.size() == 4);
+  for (std::size_t i = 0; i < 2; ++i) {
+    INFO(i);
+    CHECK(h.sink.ended[i].conversation == "c1");
+    CHECK(h.sink.ended[i].sla == i);
+    CHECK(h.sink.ended[i].effect.start == T("2026-11-20T10:00:00+08:00"));
+    CHECK(h.sink.ended[i].effect.at == T("2026-11-20T10:04:00+08:00"));
+    CHECK_FALSE(h.sink.ended[i].effect.retired);
+  }
+  CHECK(h.sink.ended[2].effect.start == T("2026-11-20T10:05:00+08:00"));
+  CHECK(h.sink.ended[3].effect.at == T("2026-11-20T10:05:30+08:00"));
+}
+
+TEST_CASE("engine: a round no SLA scores ends without an effect", "[engine][reply_time]") {
+  Harness h(rules_from_yaml(R"(
+platform: tmall
+timezone: Asia/Shanghai
+slas:
+  - name: first_only
+    kind: reply_time
+    rounds: first
+    deadline: 3m
+)"));
+  h.offer_all({buyer("b1", "s1", "c1", T("2026-11-20T10:00:00+08:00")),
+               agent_msg("a1", "s1", "c1", T("2026-11-20T10:01:00+08:00")),
+               buyer("b2", "s1", "c1", T("2026-11-20T10:02:00+08:00")),
+               agent_msg("a2", "s1", "c1", T("2026-11-20T10:02:30+08:00"))});
+  h.at(T("2026-11-20T10:10:00+08:00"), "s1", "first_only");
+  REQUIRE(h.sink.ended.size() == 1);  // the second round is not a first round
+  CHECK(h.sink.ended[0].effect.at == T("2026-11-20T10:01:00+08:00"));
+}

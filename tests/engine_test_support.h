@@ -119,11 +119,13 @@ class RecordingSink : public replywatch::EffectSink {
     std::string shop;
     std::uint32_t sla;
     replywatch::RoundDecided effect;
+    std::string conversation;  // the effect's view is valid only during the call
   };
   struct Warning {
     std::string shop;
     std::uint32_t sla;
     replywatch::WarningRaised effect;
+    std::string conversation;
   };
   struct Ended {
     std::string shop;
@@ -138,11 +140,13 @@ class RecordingSink : public replywatch::EffectSink {
   };
 
   void on_round_decided(const replywatch::RoundDecided& effect) override {
-    decided.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect});
-    decided.back().effect.conversation = {};  // valid only during the call
+    decided.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect,
+                       std::string(effect.conversation)});
+    decided.back().effect.conversation = {};
   }
   void on_warning(const replywatch::WarningRaised& effect) override {
-    warnings.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect});
+    warnings.push_back({engine_->shop_name(effect.ref.shop), effect.ref.sla, effect,
+                        std::string(effect.conversation)});
     warnings.back().effect.conversation = {};
   }
   void on_round_ended(const replywatch::RoundEnded& effect) override {

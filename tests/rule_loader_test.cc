@@ -956,6 +956,60 @@ TEST_CASE("rule_loader: a directory without rule files is one error about the di
   }
 }
 
+TEST_CASE("rule_loader: notify names the severity of conversation-level alerts") {
+  const RuleLoadResult result = load(R"(
+platform: tmall
+timezone: Asia/Shanghai
+slas:
+  - name: paged
+    kind: reply_time
+    deadline: 3m
+    notify: page
+  - name: ticketed
+    kind: reply_time
+    deadline: 3m
+    notify: ticket
+  - name: quiet
+    kind: reply_time
+    deadline: 3m
+    notify: none
+  - name: unset
+    kind: reply_time
+    deadline: 3m
+)");
+  REQUIRE(result.ok());
+  const auto& slas = result.rules.platforms.at(0).slas;
+  CHECK(slas[0].notify == NotifySeverity::kPage);
+  CHECK(slas[1].notify == NotifySeverity::kTicket);
+  CHECK(slas[2].notify == NotifySeverity::kNone);
+  CHECK(slas[3].notify == NotifySeverity::kNone);  // off unless asked for
+}
+
+TEST_CASE("rule_loader: a bad notify value, or notify on another kind, is an error") {
+  CHECK(errors_of(R"(
+platform: tmall
+timezone: Asia/Shanghai
+slas:
+  - name: reply
+    kind: reply_time
+    deadline: 3m
+    notify: sms
+  - name: avg
+    kind: average_response
+    max_average: 40s
+    unanswered_cost: 10m
+    notify: page
+  - name: listed
+    kind: reply_time
+    deadline: 3m
+    notify: [page]
+)") == std::vector<std::string>{
+           at(7, 13, "bad notify \"sms\", expected page, ticket or none"),
+           at(12, 5, "key \"notify\" does not apply to kind average_response"),
+           at(16, 13, "notify must be page, ticket or none, got a list"),
+       });
+}
+
 }  // namespace
 TEST_CASE("rule_loader: more than 100000 buckets per window is an error at the resolution") {
   // Before, 50d / 1ms was truncated to 32 bits (a 7-hour window) and 4294967296ms / 1ms to an

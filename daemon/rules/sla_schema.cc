@@ -12,14 +12,14 @@ namespace {
 
 constexpr Duration kOneDay = std::chrono::days(1);
 
-constexpr std::array<std::string_view, 17> kAnySlaKeys = {
+constexpr std::array<std::string_view, 18> kAnySlaKeys = {
     "name",        "kind",       "rounds",        "replies",         "deadline",
     "warn_before", "hours",      "outside_hours", "objective",       "window",
     "resolution",  "min_rounds", "max_average",   "unanswered_cost", "min_online",
-    "grace",       "channels"};
-constexpr std::array<std::string_view, 13> kReplyTimeKeys = {
+    "grace",       "channels",   "notify"};
+constexpr std::array<std::string_view, 14> kReplyTimeKeys = {
     "name",          "kind",      "rounds", "replies",    "deadline",   "warn_before", "hours",
-    "outside_hours", "objective", "window", "resolution", "min_rounds", "channels"};
+    "outside_hours", "objective", "window", "resolution", "min_rounds", "channels",    "notify"};
 constexpr std::array<std::string_view, 12> kAverageResponseKeys = {
     "name",  "kind",          "rounds", "replies",    "max_average", "unanswered_cost",
     "hours", "outside_hours", "window", "resolution", "min_rounds",  "channels"};
@@ -139,6 +139,12 @@ class SlaSchema {
   }
 
   void settings(Sla& result) {
+    if (const auto f = present("notify")) {
+      verdict_.take(checker_.choice<NotifySeverity>(*f, {{"page", NotifySeverity::kPage},
+                                                         {"ticket", NotifySeverity::kTicket},
+                                                         {"none", NotifySeverity::kNone}}),
+                    result.notify);
+    }
     if (const auto f = present("rounds")) {
       verdict_.take(checker_.choice<RoundScope>(
                         *f, {{"first", RoundScope::kFirst}, {"every", RoundScope::kEvery}}),

@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "admin_handler.h"
+#include "alertmanager_client.h"
 #include "engine_host.h"
 #include "engine_metrics.h"
 #include "event_clock.h"
@@ -59,6 +60,8 @@ constexpr auto kShutdownGrace = std::chrono::milliseconds(4000);
 constexpr auto kShutdownPoll = std::chrono::milliseconds(20);
 constexpr Duration kRefusalLogInterval = std::chrono::seconds(10);
 constexpr int kCorruptLinesLogged = 10;
+// How often active conversation alerts are checked for a re-send.
+constexpr Duration kMaxResendCheck = std::chrono::seconds(5);
 
 // Descriptors kept free of the listeners' caps: journal, lock, epoll, signals, rule files.
 constexpr std::uint64_t kSpareDescriptors = 64;
@@ -106,6 +109,7 @@ class Daemon::Impl final {
         engine_timer_(io_),
         shutdown_timer_(io_),
         shutdown_poll_(io_),
+        resend_timer_(io_),
         registry_(std::make_shared<prometheus::Registry>()),
         rejected_(prometheus::BuildCounter()
                       .Name("replywatch_events_rejected_total")
@@ -135,7 +139,21 @@ class Daemon::Impl final {
                            .Help("1 while the wall clock disagrees with elapsed time and the "
                                  "disagreement is not yet believed.")
                            .Register(*registry_)
-                           .Add({})) {
+                           .Add({})),
+        alerts_sent_(prometheus::BuildCounter()
+                         .Name("replywatch_alertmanager_notifications_total")
+                         .Help("Conversation alerts accepted by an Alertmanager, by URL.")
+                         .Register(*registry_)),
+        alerts_failed_(prometheus::BuildCounter()
+                           .Name("replywatch_alertmanager_notifications_failed_total")
+                           .Help("Conversation alerts in failed attempts to post them to an "
+                                 "Alertmanager, by URL.")
+                           .Register(*registry_)),
+        alerts_dropped_(prometheus::BuildCounter()
+                            .Name("replywatch_alertmanager_notifications_dropped_total")
+                            .Help("Conversation alerts dropped because a queue was full.")
+                            .Register(*registry_)
+                            .Add({})) {
     prometheus::BuildGauge()
         .Name("replywatch_shops_limit")
         .Help("max_shops: admitted shops per platform without an allow-list (0: no limit).")
@@ -227,6 +245,9 @@ class Daemon::Impl final {
   void finish_reload();
   void advance_to_now();
   void arm_engine_timer();
+  void flush_alerts(bool resend);
+  void arm_resend_timer();
+  void go_live(EngineHost& host, EngineHost* previous);
   void shutdown(const char* why);
   void poll_shutdown();
   void refuse(Listener listener, RefusalReason reason, std::string_view detail,
@@ -244,6 +265,7 @@ class Daemon::Impl final {
   net::steady_timer engine_timer_;
   net::steady_timer shutdown_timer_;
   net::steady_timer shutdown_poll_;
+  net::steady_timer resend_timer_;
   std::unique_ptr<HttpServer> ingest_;
   std::unique_ptr<HttpServer> admin_;
   IngestSettings ingest_settings_;
@@ -251,7 +273,8 @@ class Daemon::Impl final {
   IngestAdapter ingest_backend_{*this};
   AdminAdapter admin_backend_{*this};
   std::optional<RuleReloader> reloader_;
-  std::thread worker_;  // parses rule files for reloads
+  std::thread worker_;     // parses rule files for reloads
+  std::string admin_url_;  // http://the bound admin address, for links without external_url
 
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<EngineHost> host_;
@@ -284,6 +307,10 @@ class Daemon::Impl final {
   prometheus::Gauge& reload_timestamp_;
   prometheus::Family<prometheus::Gauge>& shops_;
   prometheus::Gauge& clock_suspect_;
+  prometheus::Family<prometheus::Counter>& alerts_sent_;
+  prometheus::Family<prometheus::Counter>& alerts_failed_;
+  prometheus::Counter& alerts_dropped_;
+  std::unique_ptr<AlertmanagerClient> alertmanager_;  // only with alertmanager.urls
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters_{};
   std::array<std::array<prometheus::Counter*, kRefusalReasonCount>, 2> refused_counters_{};
   std::array<RefusalLog, 2> refusal_logs_;
@@ -295,7 +322,14 @@ class Daemon::Impl final {
 std::unique_ptr<EngineHost> Daemon::Impl::new_host(std::shared_ptr<const RuleSet> rules) const {
   EngineOptions options;
   options.dedup_retention = config_.dedup_retention;
-  return std::make_unique<EngineHost>(std::move(rules), options, config_.max_shops);
+  std::optional<NotifierSettings> alerts;
+  if (!config_.alertmanager.urls.empty()) {
+    alerts.emplace();
+    alerts->at_risk_base_url = config_.alertmanager.external_url.value_or(admin_url_);
+    alerts->resend_interval = config_.alertmanager.resend_interval;
+  }
+  return std::make_unique<EngineHost>(std::move(rules), options, config_.max_shops,
+                                      std::move(alerts));
 }
 
 bool Daemon::Impl::open_data_directory() {
@@ -330,6 +364,7 @@ bool Daemon::Impl::bind(HttpServer& server, const ListenAddress& address, const 
                                 ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
                                 : fmt::format("{}:{}", bound.address().to_string(), bound.port());
   log_.info("{} listening on {}", name, shown);
+  if (std::string_view(name) == "admin") admin_url_ = "http://" + shown;
   return true;
 }
 
@@ -358,6 +393,18 @@ int Daemon::Impl::run() {
         "TLS and no authentication. Put it behind a proxy that adds both, or listen on "
         "127.0.0.1 !!!",
         config_.admin_listen.to_string());
+  }
+  if (!config_.alertmanager.urls.empty()) {
+    std::vector<AlertmanagerClient::Target> targets;
+    for (const std::string& url : config_.alertmanager.urls) {
+      AlertmanagerClient::Target target{url, *parse_http_url(url), {}};
+      target.counters.sent = &alerts_sent_.Add({{"url", url}});
+      target.counters.failed = &alerts_failed_.Add({{"url", url}});
+      targets.push_back(std::move(target));
+    }
+    alertmanager_ =
+        std::make_unique<AlertmanagerClient>(io_, std::move(targets), alerts_dropped_, log_, time_);
+    log_.info("conversation alerts go to {} Alertmanager(s)", config_.alertmanager.urls.size());
   }
 
   RuleLoadResult loaded = load_rule_directory(config_.rules);
@@ -592,7 +639,9 @@ void Daemon::Impl::finish_restore() {
   const double seconds = to_seconds(time_.now() - rebuild.started);
   host_ = std::move(rebuild.host);
   rebuild_.reset();
+  go_live(*host_, nullptr);
   advance_to_now();
+  arm_resend_timer();
   ready_ = true;
   log_.info("restored {} journal record(s) in {:.3f} s ({} skipped); ready", lines, seconds,
             skipped);
@@ -609,6 +658,7 @@ void Daemon::Impl::finish_reload() {
     }
   }
   rules_ = rebuild.rules;
+  go_live(*rebuild.host, host_.get());
   host_ = std::move(rebuild.host);
   advance_to_now();
   reload_successful_.Set(1);
@@ -629,6 +679,38 @@ void Daemon::Impl::advance_to_now() {
   const Instant now = clock_.now();
   clock_suspect_.Set(clock_.suspect() ? 1 : 0);
   host_->engine().advance(now - config_.allowed_lateness);
+  flush_alerts(false);
+}
+
+// A rebuilt host knows the history of every alert; only the difference from what the host it
+// replaces had told Alertmanager goes out (nothing but the active ones on start).
+void Daemon::Impl::go_live(EngineHost& host, EngineHost* previous) {
+  if (host.alerts() == nullptr) return;
+  host.alerts()->go_live(previous != nullptr ? previous->alerts() : nullptr, time_.now());
+}
+
+void Daemon::Impl::flush_alerts(bool resend) {
+  if (!alertmanager_ || !host_ || host_->alerts() == nullptr || stopping_) return;
+  AlertNotifier& alerts = *host_->alerts();
+  alertmanager_->send(alerts.collect(time_.now(), resend));
+  if (const std::uint64_t dropped = alerts.take_dropped(); dropped > 0) {
+    alerts_dropped_.Increment(static_cast<double>(dropped));
+  }
+}
+
+void Daemon::Impl::arm_resend_timer() {
+  if (!alertmanager_ || stopping_) return;
+  resend_timer_.expires_after(std::min(config_.alertmanager.resend_interval, kMaxResendCheck));
+  resend_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    try {
+      advance_to_now();
+      flush_alerts(true);
+    } catch (const std::exception& failure) {
+      log_.error("internal error while re-sending alerts: {}", failure.what());
+    }
+    arm_resend_timer();
+  });
 }
 
 void Daemon::Impl::arm_engine_timer() {
@@ -703,6 +785,7 @@ IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
     }
   }
   arm_engine_timer();
+  flush_alerts(false);
   return result;
 }
 
@@ -766,6 +849,8 @@ void Daemon::Impl::shutdown(const char* why) {
   ingest_->stop();
   admin_->stop();
   engine_timer_.cancel();
+  resend_timer_.cancel();
+  if (alertmanager_) alertmanager_->stop();
   shutdown_timer_.expires_after(kShutdownGrace);
   shutdown_timer_.async_wait([this](boost::system::error_code error) {
     if (error) return;

@@ -7,7 +7,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 #include <fstream>
+#include <functional>
 #include <sstream>
+
+#include "alertmanager_client.h"
 
 namespace replywatch::server {
 namespace {
@@ -87,6 +90,67 @@ bool is_loopback_host(const std::string& host) {
   const auto address = boost::asio::ip::make_address(host, error);
   return !error && address.is_loopback();
 }
+
+namespace {
+
+// The `alertmanager` mapping: urls, external_url, resend_interval.
+void read_alertmanager(const YAML::Node& node, AlertmanagerConfig& out,
+                       const std::function<std::string(const YAML::Mark&)>& at,
+                       std::vector<std::string>& errors) {
+  if (!node.IsMap()) {
+    errors.push_back(
+        fmt::format("{}: alertmanager must be a mapping with urls (a list of "
+                    "http://HOST:PORT)",
+                    at(node.Mark())));
+    return;
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    if (key == "urls") {
+      if (!value.IsSequence()) {
+        errors.push_back(fmt::format("{}: alertmanager.urls must be a list of http://HOST:PORT",
+                                     at(value.Mark())));
+        continue;
+      }
+      for (const auto& item : value) {
+        if (!item.IsScalar() || !parse_http_url(item.Scalar())) {
+          errors.push_back(fmt::format(
+              "{}: alertmanager.urls: \"{}\" is not http://HOST[:PORT][/PREFIX] (https is not "
+              "supported; use a local proxy)",
+              at(item.Mark()), item.IsScalar() ? item.Scalar() : std::string("(not a value)")));
+          continue;
+        }
+        out.urls.push_back(item.Scalar());
+      }
+    } else if (key == "external_url") {
+      if (!value.IsScalar() ||
+          !(value.Scalar().starts_with("http://") || value.Scalar().starts_with("https://"))) {
+        errors.push_back(
+            fmt::format("{}: alertmanager.external_url must be an http(s) URL", at(value.Mark())));
+        continue;
+      }
+      std::string url = value.Scalar();
+      while (url.ends_with('/')) url.pop_back();
+      out.external_url = url;
+    } else if (key == "resend_interval") {
+      if (!value.IsScalar()) {
+        errors.push_back(
+            fmt::format("{}: alertmanager.resend_interval must be a duration", at(value.Mark())));
+      } else if (auto problem = set_duration(out.resend_interval, value.Scalar(), false)) {
+        errors.push_back(
+            fmt::format("{}: alertmanager.resend_interval: {}", at(value.Mark()), *problem));
+      }
+    } else {
+      errors.push_back(
+          fmt::format("{}: alertmanager: unknown key \"{}\" (known: urls, "
+                      "external_url, resend_interval)",
+                      at(entry.first.Mark()), key));
+    }
+  }
+}
+
+}  // namespace
 
 std::string ListenAddress::to_string() const {
   if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
@@ -219,6 +283,11 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
       if (auto problem = apply_setting(updated, key, joined)) {
         errors.push_back(fmt::format("{}: {}: {}", at(entry.second.Mark()), key, *problem));
       }
+      continue;
+    }
+    if (key == "alertmanager") {
+      updated.alertmanager = AlertmanagerConfig{};
+      read_alertmanager(entry.second, updated.alertmanager, at, errors);
       continue;
     }
     if (!entry.second.IsScalar()) {

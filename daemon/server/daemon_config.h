@@ -20,6 +20,15 @@ struct ListenAddress {
 // HOST:PORT or [IPV6]:PORT; the port may be 0.
 std::optional<ListenAddress> parse_listen_address(std::string_view text);
 
+// Conversation-level alerts sent straight to Alertmanager (off while `urls` is empty).
+struct AlertmanagerConfig {
+  std::vector<std::string> urls;  // http://HOST:PORT[/PREFIX], each validated
+  // How people reach the admin listener, for the at-risk link in the alerts; by default
+  // http://ADMIN_LISTEN.
+  std::optional<std::string> external_url;
+  Duration resend_interval = std::chrono::minutes(1);
+};
+
 struct DaemonConfig {
   std::string rules = "rules";
   std::string data = "replywatch-data";
@@ -44,6 +53,7 @@ struct DaemonConfig {
   std::vector<std::string> admin_hosts;
   // Allows a non-loopback admin_listen, though the admin API has no TLS or authentication.
   bool admin_insecure = false;
+  AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
 };
 
 // Whether `host` (an address or "localhost") is a loopback address.

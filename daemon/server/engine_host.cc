@@ -48,12 +48,13 @@ std::vector<std::vector<std::vector<double>>> bounds_for(const RuleSet& rules) {
 }  // namespace
 
 EngineHost::EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options,
-                       std::uint32_t max_shops)
+                       std::uint32_t max_shops, std::optional<NotifierSettings> alerts)
     : rules_(rules),
       engine_(std::move(rules), options),
       shops_(*rules_, max_shops),
       bounds_(bounds_for(*rules_)),
       platform_counts_(rules_->platforms.size()) {
+  if (alerts) alerts_ = std::make_unique<AlertNotifier>(engine_, std::move(*alerts));
   engine_.set_effect_sink(this);
 }
 
@@ -117,7 +118,16 @@ const ResponseHistogram* EngineHost::histogram(SlaRef ref) const {
   return histogram.bucket_counts.empty() ? nullptr : &histogram;
 }
 
+void EngineHost::on_warning(const WarningRaised& effect) {
+  if (alerts_) alerts_->on_warning(effect);
+}
+
+void EngineHost::on_round_ended(const RoundEnded& effect) {
+  if (alerts_) alerts_->on_round_ended(effect);
+}
+
 void EngineHost::on_round_decided(const RoundDecided& effect) {
+  if (alerts_) alerts_->on_round_decided(effect);
   if (effect.ref.shop >= histograms_.size()) histograms_.resize(effect.ref.shop + 1);
   auto& per_sla = histograms_[effect.ref.shop];
   if (effect.ref.sla >= per_sla.size()) per_sla.resize(effect.ref.sla + 1);

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "alert_notifier.h"
 #include "replywatch/engine.h"
 #include "replywatch/event.h"
 #include "replywatch/shop_admission.h"
@@ -32,8 +33,10 @@ enum class JournalLineResult { kApplied, kDuplicate, kCorrupt, kUnknownPlatform,
 
 class EngineHost final : private EffectSink {
  public:
+  // With `alerts`, the host also keeps the conversation alerts its effects raise.
   EngineHost(std::shared_ptr<const RuleSet> rules, EngineOptions options,
-             std::uint32_t max_shops = kDefaultMaxShops);
+             std::uint32_t max_shops = kDefaultMaxShops,
+             std::optional<NotifierSettings> alerts = std::nullopt);
   EngineHost(const EngineHost&) = delete;
   EngineHost& operator=(const EngineHost&) = delete;
   ~EngineHost() override;
@@ -44,6 +47,7 @@ class EngineHost final : private EffectSink {
   // Asked before an event is made durable; the journal holds only admitted shops' events.
   ShopAdmission& shops() { return shops_; }
   const ShopAdmission& shops() const { return shops_; }
+  AlertNotifier* alerts() { return alerts_.get(); }
 
   OfferResult offer(Event event);
   OfferResult offer(Event event, const EventKey& key);  // key: engine().key_of(event)
@@ -69,6 +73,8 @@ class EngineHost final : private EffectSink {
 
  private:
   void on_round_decided(const RoundDecided& effect) override;
+  void on_warning(const WarningRaised& effect) override;
+  void on_round_ended(const RoundEnded& effect) override;
 
   std::shared_ptr<const RuleSet> rules_;
   Engine engine_;
@@ -76,6 +82,7 @@ class EngineHost final : private EffectSink {
   std::vector<std::vector<std::vector<double>>> bounds_;    // [platform][sla]
   std::vector<std::vector<ResponseHistogram>> histograms_;  // [shop][sla]
   std::vector<PlatformEventCounts> platform_counts_;
+  std::unique_ptr<AlertNotifier> alerts_;
 };
 
 }  // namespace replywatch::server

@@ -93,11 +93,11 @@ struct Families {
   MetricFamily violating{
       "replywatch_sla_violating", "1 while the SLA is violated.", MetricType::Gauge, {}};
   MetricFamily agents{"replywatch_agents_online", "Agents online per shop.", MetricType::Gauge, {}};
-  MetricFamily hours_open{"replywatch_service_hours_open",
-                          "1 while the platform's service hours are open (always 1 without "
-                          "service hours).",
-                          MetricType::Gauge,
-                          {}};
+  MetricFamily service_open{"replywatch_service_open",
+                            "1 while the platform's service hours are open (always 1 without "
+                            "service hours).",
+                            MetricType::Gauge,
+                            {}};
 };
 
 ClientMetric histogram_metric(std::vector<ClientMetric::Label> labels,
@@ -144,7 +144,7 @@ std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant
     bool open = true;  // a platform without service hours is always open
     if (platform.service_hours)
       open = ServiceHours(&*platform.service_hours, platform.timezone).is_open(at);
-    add(f.hours_open, {label("platform", platform.platform)}, open ? 1.0 : 0.0);
+    add(f.service_open, {label("platform", platform.platform)}, open ? 1.0 : 0.0);
   }
 
   const std::vector<SlaFigures> figures = host.engine().figures(at);
@@ -185,7 +185,7 @@ std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant
   for (MetricFamily* family :
        {&f.received, &f.duplicates, &f.late, &f.rounds, &f.breaches, &f.warnings, &f.understaffed,
         &f.response, &f.open, &f.at_risk, &f.oldest, &f.window_rounds, &f.compliance, &f.objective,
-        &f.budget, &f.average, &f.violating, &f.agents, &f.hours_open}) {
+        &f.budget, &f.average, &f.violating, &f.agents, &f.service_open}) {
     out.push_back(std::move(*family));
   }
   return out;

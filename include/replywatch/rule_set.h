@@ -23,6 +23,8 @@ enum class RoundScope : std::uint8_t { kFirst, kEvery };
 enum class ReplyView : std::uint8_t { kCounted = 0, kHuman = 1 };
 enum class HoursMode : std::uint8_t { kAlways, kService };
 enum class OutsideHours : std::uint8_t { kDefer, kExclude };
+// Conversation-level alerts sent straight to Alertmanager, and their severity label.
+enum class NotifySeverity : std::uint8_t { kNone, kPage, kTicket };
 
 inline constexpr int kReplyViewCount = 2;
 
@@ -75,6 +77,7 @@ struct Sla {
   Duration deadline{0};
   std::optional<Duration> warn_before;
   std::optional<double> objective;
+  NotifySeverity notify = NotifySeverity::kNone;
 
   // average_response
   Duration max_average{0};
