@@ -104,6 +104,7 @@ class Sink {
 class FixedTime final : public replywatch::server::TimeSource {
  public:
   Instant now() const override { return now_; }
+  replywatch::server::SteadyInstant steady_now() const override { return {}; }
   Instant now_ = Instant(Duration(1763629200000));
 };
 

@@ -27,6 +27,7 @@ using replywatch::server::AlertmanagerClientSettings;
 class FixedTime final : public replywatch::server::TimeSource {
  public:
   replywatch::Instant now() const override { return replywatch::Instant{}; }
+  replywatch::server::SteadyInstant steady_now() const override { return {}; }
 };
 
 // Answers each POST with the next status of `statuses` (200 once they run out) and keeps the

@@ -61,7 +61,7 @@ TEST_CASE("mapping keeps known keys in file order and reports the rest where the
                              });
 }
 
-TEST_CASE("required points at the mapping; an empty value points at its key", "[yaml_checker]") {
+TEST_CASE("required points at the mapping, and an empty value at its key", "[yaml_checker]") {
   YamlChecker checker("f.yaml");
   const Field root = root_of(checker, "a:\nb: x\n");
   const std::optional<Mapping> map = checker.mapping(root, kKeys);
