@@ -104,24 +104,27 @@ void YamlChecker::report(SourcePosition at, std::string message) {
   errors_.push_back({file_, at.line, at.column, std::move(message)});
 }
 
-// yaml-cpp 0.7's LoadAll never returns on a stray "," at block level (it yields an empty document
-// without consuming the token, forever, allocating each time), so documents are counted first
-// with a parser that is stopped after two, or as soon as it stops moving forward.
+std::vector<YAML::Mark> document_starts(std::string_view text, std::size_t at_most) {
+  std::istringstream stream{std::string(text)};
+  YAML::Parser parser(stream);
+  DocumentStarts starts;
+  while (starts.marks.size() < at_most && parser.HandleNextDocument(starts)) {
+  }
+  return std::move(starts.marks);
+}
+
+// Documents are counted first, so that a text yaml-cpp cannot load in finite time is refused.
 std::optional<YAML::Node> YamlChecker::only_document(std::string_view text,
                                                      std::string_view empty_message) {
   const std::string input(text);
-  std::istringstream stream(input);
-  YAML::Parser parser(stream);
-  DocumentStarts starts;
-  while (starts.marks.size() < 2 && parser.HandleNextDocument(starts)) {
-  }
-  if (starts.marks.empty()) {
+  const std::vector<YAML::Mark> marks = document_starts(input, 2);
+  if (marks.empty()) {
     report({}, std::string(empty_message));
     return std::nullopt;
   }
-  if (starts.marks.size() > 1) {
-    const YAML::Mark& second = starts.marks[1];
-    if (second.pos == starts.marks[0].pos) {
+  if (marks.size() > 1) {
+    const YAML::Mark& second = marks[1];
+    if (second.pos == marks[0].pos) {
       const char stuck_at = second.pos >= 0 && static_cast<std::size_t>(second.pos) < input.size()
                                 ? input[second.pos]
                                 : ' ';

@@ -31,6 +31,12 @@ std::string describe(const YAML::Node& node);
 
 SourcePosition position_of(const YAML::Mark& mark);
 
+// Where each of the text's first `at_most` YAML documents starts. yaml-cpp 0.7's LoadAll never
+// returns on a stray "," at block level (it yields an empty document without consuming the
+// token, forever), so this counts with a parser that stops at `at_most`; a stuck parser shows as
+// two starts at the same position.
+std::vector<YAML::Mark> document_starts(std::string_view text, std::size_t at_most);
+
 // A value to check: the node, where to point at it, and how to name it in messages.
 struct Field {
   std::string subject;

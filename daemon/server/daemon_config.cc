@@ -1,7 +1,6 @@
 #include "daemon_config.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -11,6 +10,7 @@
 #include <sstream>
 
 #include "alertmanager_client.h"
+#include "yaml_checker.h"
 
 namespace replywatch::server {
 namespace {
@@ -50,36 +50,13 @@ std::optional<std::string> set_count(std::uint64_t& out, const std::string& valu
   return std::nullopt;
 }
 
-// Sees the start of each document and nothing else.
-class DocumentCounter : public YAML::EventHandler {
- public:
-  std::vector<YAML::Mark> starts;
-
-  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
-  void OnAlias(const YAML::Mark& /*mark*/, YAML::anchor_t /*anchor*/) override {}
-  void OnScalar(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
-                const std::string& /*value*/) override {}
-  void OnSequenceStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/,
-                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& /*mark*/, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
-                  YAML::EmitterStyle::value /*style*/) override {}
-  void OnMapEnd() override {}
-};
-
 // A config file is one YAML document. yaml-cpp reads a stray "," as an empty document (and
 // stays on it), and YAML::Load silently drops a second document: both would run the daemon on
 // settings other than the file's. Counting stops at two documents or when the parser is stuck.
 std::optional<YAML::Mark> extra_document(const std::string& text) {
-  std::istringstream stream(text);
-  YAML::Parser parser(stream);
-  DocumentCounter counter;
-  while (counter.starts.size() < 2 && parser.HandleNextDocument(counter)) {
-  }
-  if (counter.starts.size() < 2) return std::nullopt;
-  return counter.starts[1];
+  const std::vector<YAML::Mark> starts = rules::document_starts(text, 2);
+  if (starts.size() < 2) return std::nullopt;
+  return starts[1];
 }
 
 }  // namespace
