@@ -40,13 +40,15 @@ std::optional<std::string> set_address(ListenAddress& out, const std::string& va
   return std::nullopt;
 }
 
-std::optional<std::string> set_count(std::uint64_t& out, const std::string& value,
-                                     std::uint64_t min, std::uint64_t max, const char* what) {
+// `max` must fit in Count.
+template <typename Count>
+std::optional<std::string> set_count(Count& out, const std::string& value, std::uint64_t min,
+                                     std::uint64_t max, const char* what) {
   const auto parsed = parse_unsigned(value, max);
   if (!parsed || *parsed < min) {
     return fmt::format("\"{}\" is not {} from {} to {}", value, what, min, max);
   }
-  out = *parsed;
+  out = static_cast<Count>(*parsed);
   return std::nullopt;
 }
 
@@ -175,12 +177,7 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
   if (key == "idle_timeout") return set_duration(config.idle_timeout, value, false);
   if (key == "max_body_bytes") {
     // 1 GiB: beyond that one request would hold the single I/O thread for too long.
-    const auto parsed = parse_unsigned(value, std::uint64_t{1} << 30);
-    if (!parsed || *parsed == 0) {
-      return fmt::format("\"{}\" is not a byte count from 1 to 1073741824", value);
-    }
-    config.max_body_bytes = *parsed;
-    return std::nullopt;
+    return set_count(config.max_body_bytes, value, 1, std::uint64_t{1} << 30, "a byte count");
   }
   if (key == "max_events_per_request") {
     return set_count(config.max_events_per_request, value, 1, 10'000'000, "an event count");
@@ -189,12 +186,7 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
     return set_count(config.max_inflight_body_bytes, value, 0, std::uint64_t{1} << 40,
                      "a byte count");
   }
-  if (key == "max_shops") {
-    std::uint64_t shops = 0;
-    auto problem = set_count(shops, value, 0, 10'000'000, "a shop count");
-    if (!problem) config.max_shops = static_cast<std::uint32_t>(shops);
-    return problem;
-  }
+  if (key == "max_shops") return set_count(config.max_shops, value, 0, 10'000'000, "a shop count");
   if (key == "admin_hosts") {
     std::vector<std::string> hosts;
     std::string_view rest = value;
@@ -219,12 +211,7 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
     return std::nullopt;
   }
   if (key == "max_connections") {
-    const auto parsed = parse_unsigned(value, 1'000'000);
-    if (!parsed || *parsed == 0) {
-      return fmt::format("\"{}\" is not a connection count from 1 to 1000000", value);
-    }
-    config.max_connections = static_cast<std::uint32_t>(*parsed);
-    return std::nullopt;
+    return set_count(config.max_connections, value, 1, 1'000'000, "a connection count");
   }
   return fmt::format("unknown key \"{}\"", key);
 }
