@@ -12,6 +12,8 @@ packages=(
   # unit's test; Alertmanager and amtool, for the alerting tests (exporters/, the end-to-end run);
   # python3 runs the end-to-end test, the dashboard checks and the live benchmarks
   prometheus prometheus-alertmanager systemd python3
+  # groff renders the man pages (man/) in their test
+  groff-base
   # bench/: Google Benchmark for the engine figures
   libbenchmark-dev
   # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)

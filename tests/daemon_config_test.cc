@@ -532,3 +532,23 @@ TEST_CASE("daemon_config: bad alertmanager settings are reported at their positi
   REQUIRE(scalar_errors.size() == 1);
   CHECK_THAT(scalar_errors[0], Catch::StartsWith(scalar + ":1:15: alertmanager must be a mapping"));
 }
+
+TEST_CASE("daemon_config: the key table names exactly what apply_setting and the file take",
+          "[daemon_config]") {
+  // docs/operations.md is checked against config_file_keys(); a key the code takes but the table
+  // lacks would go undocumented, and the file reader would refuse it.
+  for (const std::string_view key : replywatch::server::config_file_keys()) {
+    if (key == "alertmanager") continue;  // a mapping, read by the file reader alone
+    DaemonConfig config;
+    const auto problem = apply_setting(config, key, "x");
+    INFO(key);
+    CHECK_FALSE((problem && problem->starts_with("unknown key")));
+  }
+  TempDir dir("key_table");
+  const std::string path = dir.write("alertmanager.yaml",
+                                     "alertmanager:\n  urls: [http://127.0.0.1:9093]\n"
+                                     "  external_url: http://rw.example\n  resend_interval: 2m\n");
+  DaemonConfig config;
+  CHECK(load_config_file(path, config).empty());
+  CHECK(replywatch::server::alertmanager_config_keys().size() == 3);
+}

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 #include <fstream>
@@ -14,6 +16,30 @@
 
 namespace replywatch::server {
 namespace {
+
+// Every key of the config file: the one list the docs are checked against (docs/operations.md),
+// and what the file reader knows. A key added to apply_setting must be added here too.
+constexpr std::array<std::string_view, 18> kConfigKeys = {"rules",
+                                                          "data",
+                                                          "ingest_listen",
+                                                          "admin_listen",
+                                                          "ingest_secret_file",
+                                                          "allowed_lateness",
+                                                          "max_future_skew",
+                                                          "dedup_retention",
+                                                          "max_body_bytes",
+                                                          "max_connections",
+                                                          "read_timeout",
+                                                          "idle_timeout",
+                                                          "max_events_per_request",
+                                                          "max_inflight_body_bytes",
+                                                          "max_shops",
+                                                          "admin_hosts",
+                                                          "admin_insecure",
+                                                          "alertmanager"};
+// The keys of the `alertmanager` mapping.
+constexpr std::array<std::string_view, 3> kAlertmanagerKeys = {"urls", "external_url",
+                                                               "resend_interval"};
 
 std::optional<std::uint64_t> parse_unsigned(const std::string& text, std::uint64_t max) {
   std::uint64_t value = 0;
@@ -63,6 +89,10 @@ std::optional<YAML::Mark> extra_document(const std::string& text) {
 
 }  // namespace
 
+std::span<const std::string_view> config_file_keys() { return kConfigKeys; }
+
+std::span<const std::string_view> alertmanager_config_keys() { return kAlertmanagerKeys; }
+
 bool is_loopback_host(const std::string& host) {
   if (host == "localhost") return true;
   boost::system::error_code error;
@@ -86,6 +116,14 @@ void read_alertmanager(const YAML::Node& node, AlertmanagerConfig& out,
   for (const auto& entry : node) {
     const std::string key = entry.first.Scalar();
     const YAML::Node& value = entry.second;
+    if (std::find(kAlertmanagerKeys.begin(), kAlertmanagerKeys.end(), key) ==
+        kAlertmanagerKeys.end()) {
+      errors.push_back(
+          fmt::format("{}: alertmanager: unknown key \"{}\" (known: urls, "
+                      "external_url, resend_interval)",
+                      at(entry.first.Mark()), key));
+      continue;
+    }
     if (key == "urls") {
       if (!value.IsSequence()) {
         errors.push_back(fmt::format("{}: alertmanager.urls must be a list of http://HOST:PORT",
@@ -241,6 +279,10 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
   std::vector<std::string> errors;
   for (const auto& entry : root) {
     const std::string key = entry.first.Scalar();
+    if (std::find(kConfigKeys.begin(), kConfigKeys.end(), key) == kConfigKeys.end()) {
+      errors.push_back(fmt::format("{}: {}: unknown key \"{}\"", at(entry.first.Mark()), key, key));
+      continue;
+    }
     if (key == "admin_hosts" && entry.second.IsSequence()) {
       std::string joined;
       for (const auto& item : entry.second) joined += (joined.empty() ? "" : ",") + item.Scalar();

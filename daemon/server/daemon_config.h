@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "replywatch/time.h"
@@ -55,6 +57,11 @@ struct DaemonConfig {
   bool admin_insecure = false;
   AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
 };
+
+// Every key a config file may hold (flags are these with '-' for '_', less `alertmanager`), and
+// the keys of its `alertmanager` mapping. docs/operations.md is checked against both.
+std::span<const std::string_view> config_file_keys();
+std::span<const std::string_view> alertmanager_config_keys();
 
 // Whether `host` (an address or "localhost") is a loopback address.
 bool is_loopback_host(const std::string& host);
