@@ -125,5 +125,6 @@ if [ -n "${SMOKE:-}" ]; then
 else
   RUNS="$runs" bench/durable_ingest.sh "$build"
   "$build/bench/log_bench" --dir "$work/log-bench"
+  python3 bench/held_lag.py "$build/replywatch" --runs "$runs"
 fi
 exit 0
