@@ -14,6 +14,8 @@
 namespace replywatch::storage {
 namespace {
 
+constexpr int kWriteAheadPauseGroups = 256;
+
 LogError errno_error(const std::string& what) {
   const int code = errno;
   return LogError{{code, std::system_category()}, what + ": " + std::strerror(code)};
@@ -58,7 +60,11 @@ LocalEventLog::~LocalEventLog() {
     queue_ready_.notify_one();
     writer_.join();
   }
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    // A closed log ends at its last record.
+    if (written_ahead_ > durable_end_ && !lost_) ::ftruncate(fd_, static_cast<off_t>(durable_end_));
+    ::close(fd_);
+  }
   if (dir_fd_ >= 0) ::close(dir_fd_);
 }
 
@@ -145,6 +151,19 @@ LogError LocalEventLog::open_files(OpenReport& report) {
   segment_path_ = last.path;
   if (torn) {
     const std::uint64_t keep = good_end;
+    if (cursor.torn_tail_is_zeros() && keep >= kSegmentHeaderBytes) {
+      // Space written ahead of use: nothing was lost, and it stays for the next appends.
+      report.torn_at.clear();
+      durable_end_ = keep;
+      written_ahead_ = newest.bytes;
+      newest.bytes = keep;
+      next_sequence_ = last.first + records;
+      first_sequence_ = segments_.front().name.first;
+      std::uint64_t kept = 0;
+      for (const Segment& segment : segments_) kept += segment.bytes;
+      size_bytes_ = kept;
+      return {};
+    }
     report.torn_bytes = newest.bytes - keep;
     torn_tails_ = 1;
     torn_bytes_ = report.torn_bytes;
@@ -162,6 +181,7 @@ LogError LocalEventLog::open_files(OpenReport& report) {
     if (::fdatasync(fd_) != 0) return errno_error("cannot sync " + last.path);
   }
   durable_end_ = newest.bytes;
+  written_ahead_ = newest.bytes;
   next_sequence_ = last.first + records;
   first_sequence_ = segments_.front().name.first;
   std::uint64_t total = 0;
@@ -247,6 +267,7 @@ void LocalEventLog::write_group(std::vector<Queued>& group) {
       error = lost_error_;
     } else if (records > 0) {
       if (durable_end_ >= options_.segment_bytes) error = roll();
+      if (!error) write_ahead(group_buffer_.size());
       if (!error) error = write_and_sync(group_buffer_);
       if (!error) {
         // Acknowledge only what is at the configured path: after `rm -rf DATA` or a rename,
@@ -260,9 +281,11 @@ void LocalEventLog::write_group(std::vector<Queued>& group) {
       if (error) {
         // Nothing half-written stays: the next group starts at the last durable end.
         if (::ftruncate(fd_, static_cast<off_t>(durable_end_)) == 0) ::fdatasync(fd_);
+        written_ahead_ = durable_end_;
         write_errors_.fetch_add(1);
       } else {
         durable_end_ += group_buffer_.size();
+        written_ahead_ = std::max(written_ahead_, durable_end_);
         segments_.back().bytes = durable_end_;
         size_bytes_.fetch_add(group_buffer_.size());
       }
@@ -289,6 +312,34 @@ void LocalEventLog::write_group(std::vector<Queued>& group) {
     if (item.done) item.done(std::move(outcome));
   }
   group.clear();
+}
+
+// Best effort: when the disk cannot take the space ahead, the group is written the plain way.
+void LocalEventLog::write_ahead(std::size_t needed) {
+  if (durable_end_ + needed <= written_ahead_ || options_.write_ahead_bytes == 0) return;
+  if (write_ahead_pause_ > 0) {
+    --write_ahead_pause_;
+    return;
+  }
+  const std::uint64_t target =
+      std::min(std::max(durable_end_ + needed, written_ahead_ + options_.write_ahead_bytes),
+               options_.segment_bytes);
+  if (target < durable_end_ + needed) return;  // the segment is nearly full: append plainly
+  static const std::string zeroes(std::size_t{1} << 20, '\0');
+  bool failed = static_cast<bool>(options_.write_fault && options_.write_fault(0));
+  for (std::uint64_t at = written_ahead_; at < target && !failed;) {
+    const auto chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(target - at, zeroes.size()));
+    failed = static_cast<bool>(
+        write_all(fd_, std::string_view(zeroes).substr(0, chunk), at, segment_path_));
+    at += chunk;
+  }
+  if (failed) {
+    ::ftruncate(fd_, static_cast<off_t>(written_ahead_));
+    write_ahead_pause_ = kWriteAheadPauseGroups;
+    return;
+  }
+  written_ahead_ = target;
 }
 
 LogError LocalEventLog::write_and_sync(const std::string& bytes) {
@@ -343,14 +394,17 @@ LogError LocalEventLog::roll() {
     return error;
   }
   if (fd_ >= 0) {
-    // The old segment was synced by every group written to it; under kInterval, now.
-    if (unsynced_) ::fdatasync(fd_);
+    // A finished segment ends at its last record; it was synced by every group written to it
+    // (under kInterval, now).
+    if (written_ahead_ > durable_end_) ::ftruncate(fd_, static_cast<off_t>(durable_end_));
+    if (unsynced_ || written_ahead_ > durable_end_) ::fdatasync(fd_);
     ::close(fd_);
   }
   unsynced_ = false;
   fd_ = fd;
   segment_path_ = path;
   durable_end_ = kSegmentHeaderBytes;
+  written_ahead_ = kSegmentHeaderBytes;
   segments_.push_back({{first, path}, kSegmentHeaderBytes});
   size_bytes_.fetch_add(kSegmentHeaderBytes);
   return {};

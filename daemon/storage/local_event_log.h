@@ -1,5 +1,9 @@
 // The local EventLog: segment files in one directory (segment_file.h), written by one thread.
 //
+// Space is written ahead of use (zeroes, a few MiB at a time): overwriting it needs no change of
+// the file's size, so the fdatasync of a group flushes data only, not the filesystem's journal
+// (several times cheaper on ext4). The zeroes past the last record read as the end.
+//
 // Group commit: append() frames the batch on the caller's thread and queues it; the writer
 // thread takes everything queued, writes it with one pwrite and makes it durable with one
 // fdatasync (fsync policy "always"), checks that the files are still the ones at the configured
@@ -33,6 +37,8 @@ struct LocalLogOptions {
   std::string directory;  // the segments' directory (DATA/log)
   std::uint64_t segment_bytes = std::uint64_t{64} << 20;
   FsyncPolicy fsync = FsyncPolicy::kAlways;
+  // Zeroes written ahead of use at a time (0: none).
+  std::uint64_t write_ahead_bytes = std::uint64_t{4} << 20;
   // At open: skip damaged records of the newest segment instead of refusing to open.
   bool repair = false;
   // Also checked before acknowledging (the data directory's lock file, say).
@@ -103,6 +109,7 @@ class LocalEventLog final : public EventLog {
   LogError identity_error() const;  // file_mutex_ held
   void apply_retention(Sequence first_needed);
   void sync_written();
+  void write_ahead(std::size_t needed);  // file_mutex_ held
 
   LocalLogOptions options_;
   int dir_fd_ = -1;
@@ -110,10 +117,12 @@ class LocalEventLog final : public EventLog {
   mutable std::mutex file_mutex_;
   int fd_ = -1;
   std::string segment_path_;
-  std::deque<Segment> segments_;   // writer thread (and open) only
-  std::uint64_t durable_end_ = 0;  // bytes of the newest segment known good
-  bool unsynced_ = false;          // kInterval: written since the last sync
-  bool lost_ = false;              // the files are no longer at their path: refuse for good
+  std::deque<Segment> segments_;     // writer thread (and open) only
+  std::uint64_t durable_end_ = 0;    // bytes of the newest segment known good
+  std::uint64_t written_ahead_ = 0;  // the newest segment's file size (zeroes past durable_end_)
+  int write_ahead_pause_ = 0;        // groups to go without writing ahead (it failed: disk full)
+  bool unsynced_ = false;            // kInterval: written since the last sync
+  bool lost_ = false;                // the files are no longer at their path: refuse for good
   LogError lost_error_;
   std::string group_buffer_;
 

@@ -125,6 +125,16 @@ SegmentCursor::Step SegmentCursor::next(LogRecord& record) {
     return Step::kTorn;
   }
   offset_ = next_;
+  for (int attempt = 0;; ++attempt) {
+    const Step step = read_frame(record);
+    // What is buffered past the last whole frame may be zeroes written ahead of use that a
+    // writer has filled since: before calling it the end, read it again from the file.
+    if (step == Step::kRecord || attempt == 1 || offset_ < buffer_start_) return step;
+    buffer_.resize(static_cast<std::size_t>(offset_ - buffer_start_));
+  }
+}
+
+SegmentCursor::Step SegmentCursor::read_frame(LogRecord& record) {
   fill(offset_, kFrameHeaderBytes);
   std::string_view bytes = available(offset_);
   if (bytes.empty()) return Step::kEnd;
@@ -154,6 +164,8 @@ SegmentCursor::Step SegmentCursor::next(LogRecord& record) {
     damage_end_ = *valid;
     return Step::kDamage;
   }
+  const std::string_view rest = available(offset_);
+  tail_zeros_ = rest.find_first_not_of('\0') == std::string_view::npos;
   // Read again next time: a writer may still be finishing this frame.
   buffer_.clear();
   buffer_start_ = offset_;

@@ -62,12 +62,16 @@ class SegmentCursor {
   const std::string& path() const { return path_; }
   // "PATH at byte N: PROBLEM"
   std::string describe() const;
+  // After kTorn: whether everything from offset() to the end is zero bytes (space written ahead
+  // of use, or a power loss's zero fill: nothing was ever there).
+  bool torn_tail_is_zeros() const { return tail_zeros_; }
 
  private:
   // Makes `wanted` bytes from file offset `from` available, as far as the file has them.
   bool fill(std::uint64_t from, std::size_t wanted);
   std::string_view available(std::uint64_t from) const;
   std::optional<std::uint64_t> find_valid_frame(std::uint64_t after);
+  Step read_frame(LogRecord& record);
 
   int fd_ = -1;
   std::string path_;
@@ -78,6 +82,7 @@ class SegmentCursor {
   std::uint64_t damage_end_ = 0;
   std::string problem_;
   bool header_torn_ = false;
+  bool tail_zeros_ = false;
 };
 
 }  // namespace replywatch::storage
