@@ -14,8 +14,9 @@ packages=(
   prometheus prometheus-alertmanager systemd python3
   # groff renders the man pages (man/) in their test
   groff-base
-  # bench/: Google Benchmark for the engine figures
-  libbenchmark-dev
+  # bench/: Google Benchmark for the engine figures; SQLite for the event log's storage choice
+  # (bench/log_bench.cc); wrk and curl for the live ingest figures
+  libbenchmark-dev libsqlite3-dev wrk curl
   # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)
   clang libclang-rt-14-dev
 )

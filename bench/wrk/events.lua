@@ -1,7 +1,9 @@
--- wrk script: POST /v1/events with BATCH events per request (env BATCH, default 1). Every event
+-- wrk script: POST /v1/events with BATCH events per request (env BATCH, default 1) of platform
+-- PLATFORM (default tmall). Every event
 -- id is unique; buyer messages and agent replies alternate within each conversation, so rounds
 -- open and close as in real traffic.
 local batch = tonumber(os.getenv("BATCH") or "1")
+local platform = os.getenv("PLATFORM") or "tmall"
 local threads = 0
 local counter = 0
 
@@ -15,8 +17,8 @@ local function one_event()
   local conversation = math.floor(counter / 2)
   local kind = (counter % 2 == 1) and "buyer_message" or "agent_message"
   return string.format(
-    '{"id":"t%d-%d","platform":"tmall","shop":"shop%d","type":"%s","conversation":"c%d-%d","ts":%d}',
-    tid, counter, conversation % 50, kind, tid, conversation, os.time() * 1000)
+    '{"id":"t%d-%d","platform":"%s","shop":"shop%d","type":"%s","conversation":"c%d-%d","ts":%d}',
+    tid, counter, platform, conversation % 50, kind, tid, conversation, os.time() * 1000)
 end
 
 function request()

@@ -21,15 +21,18 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "admin_handler.h"
 #include "alertmanager_client.h"
+#include "data_directory_lock.h"
 #include "engine_host.h"
 #include "engine_metrics.h"
 #include "event_clock.h"
 #include "http_server.h"
 #include "ingest_handler.h"
-#include "journal.h"
+#include "journal_migration.h"
+#include "local_event_log.h"
 #include "process_metrics.h"
 #include "refusal_reason.h"
 #include "replywatch/event_codec.h"
@@ -50,7 +53,7 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// Journal lines applied per turn of the event loop while restoring, so /-/healthy and
+// Log records applied per turn of the event loop while restoring, so /-/healthy and
 // /-/ready keep answering.
 constexpr std::size_t kRestoreLinesPerTurn = 4'096;
 // The engine's timer is re-armed at least this often, so a wall-clock step is noticed.
@@ -63,7 +66,7 @@ constexpr int kCorruptLinesLogged = 10;
 // How often active conversation alerts are checked for a re-send.
 constexpr Duration kMaxResendCheck = std::chrono::seconds(5);
 
-// Descriptors kept free of the listeners' caps: journal, lock, epoll, signals, rule files.
+// Descriptors kept free of the listeners' caps: log, lock, epoll, signals, rule files.
 constexpr std::uint64_t kSpareDescriptors = 64;
 // The admin listener's own connection cap: a few scrapers and operators, never starved by
 // ingest connections.
@@ -91,6 +94,15 @@ std::optional<std::string> read_secret(const std::string& path, std::string& err
 
 void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
 
+struct EventKeyHash {
+  std::size_t operator()(const EventKey& key) const { return key.low ^ (key.high * 31); }
+};
+struct EventKeyEqual {
+  bool operator()(const EventKey& a, const EventKey& b) const {
+    return a.low == b.low && a.high == b.high;
+  }
+};
+
 // One listener's refusal log, at most one line per interval.
 struct RefusalLog {
   LogRateLimiter limiter{kRefusalLogInterval};
@@ -110,6 +122,7 @@ class Daemon::Impl final {
         shutdown_timer_(io_),
         shutdown_poll_(io_),
         resend_timer_(io_),
+        fsync_timer_(io_),
         registry_(std::make_shared<prometheus::Registry>()),
         rejected_(prometheus::BuildCounter()
                       .Name("replywatch_events_rejected_total")
@@ -153,7 +166,40 @@ class Daemon::Impl final {
                             .Name("replywatch_alertmanager_notifications_dropped_total")
                             .Help("Conversation alerts dropped because a queue was full.")
                             .Register(*registry_)
-                            .Add({})) {
+                            .Add({})),
+        log_size_(prometheus::BuildGauge()
+                      .Name("replywatch_log_size_bytes")
+                      .Help("Bytes of the event log on disk (segments kept by retention).")
+                      .Register(*registry_)
+                      .Add({})),
+        log_syncs_(prometheus::BuildCounter()
+                       .Name("replywatch_log_syncs_total")
+                       .Help("fdatasync calls that made appended events durable (one per group "
+                             "commit).")
+                       .Register(*registry_)
+                       .Add({})),
+        log_write_errors_(prometheus::BuildCounter()
+                              .Name("replywatch_log_write_errors_total")
+                              .Help("Group commits that failed (write, sync, or the log no "
+                                    "longer at its path); their requests got 503.")
+                              .Register(*registry_)
+                              .Add({})),
+        log_torn_tails_(prometheus::BuildCounter()
+                            .Name("replywatch_log_torn_tails_total")
+                            .Help("Unfinished tails (a crash mid-write, never acknowledged) cut "
+                                  "off the event log at start.")
+                            .Register(*registry_)
+                            .Add({})),
+        log_torn_bytes_(prometheus::BuildCounter()
+                            .Name("replywatch_log_torn_tail_bytes_total")
+                            .Help("Bytes of the unfinished tails cut off at start.")
+                            .Register(*registry_)
+                            .Add({})),
+        log_skipped_(prometheus::BuildCounter()
+                         .Name("replywatch_log_damaged_records_skipped_total")
+                         .Help("Damaged event log records skipped under --journal-repair.")
+                         .Register(*registry_)
+                         .Add({})) {
     prometheus::BuildGauge()
         .Name("replywatch_shops_limit")
         .Help("max_shops: admitted shops per platform without an allow-list (0: no limit).")
@@ -197,7 +243,9 @@ class Daemon::Impl final {
     bool platform_known(std::string_view platform) const override {
       return impl_.rules_->find(platform) != nullptr;
     }
-    IngestCommit commit(std::vector<Event>& events) override { return impl_.commit(events); }
+    void commit(std::vector<Event> events, std::function<void(IngestCommit)> done) override {
+      impl_.commit(std::move(events), std::move(done));
+    }
     void count_rejected_event(RejectReason reason) override {
       impl_.rejected_counters_[static_cast<std::size_t>(reason)]->Increment();
     }
@@ -229,7 +277,11 @@ class Daemon::Impl final {
     Impl& impl_;
   };
 
-  IngestCommit commit(std::vector<Event>& events);
+  struct PendingCommit;
+  void commit(std::vector<Event> events, std::function<void(IngestCommit)> done);
+  void on_durable(PendingCommit& pending, const storage::AppendOutcome& outcome);
+  void arm_fsync_timer();
+  void update_log_metrics();
   std::string metrics_text();
   void reload(std::string trigger, std::function<void(ReloadOutcome)> done);
   std::optional<boost::json::object> at_risk(const AtRiskQuery& query);
@@ -266,6 +318,7 @@ class Daemon::Impl final {
   net::steady_timer shutdown_timer_;
   net::steady_timer shutdown_poll_;
   net::steady_timer resend_timer_;
+  net::steady_timer fsync_timer_;  // fsync: interval
   std::unique_ptr<HttpServer> ingest_;
   std::unique_ptr<HttpServer> admin_;
   IngestSettings ingest_settings_;
@@ -278,9 +331,19 @@ class Daemon::Impl final {
 
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<EngineHost> host_;
-  std::string journal_path_;
-  int lock_fd_ = -1;
-  JournalWriter journal_;
+  std::string log_path_;  // DATA/log
+  std::unique_ptr<storage::DataDirectoryLock> lock_;
+  std::unique_ptr<storage::EventLog> event_log_;
+  // Records before this one are in host_: the end a rebuild may read to.
+  storage::Sequence applied_end_ = 1;
+  // Requests handed to the log and not yet completed. While any is, the engine is not advanced
+  // (timers wait): each completion advances it to its own recorded watermark before offering,
+  // so the live engine sees exactly what a replay of the log sees.
+  std::size_t pending_commits_ = 0;
+  Instant last_recorded_watermark_{};
+  // Keys of events being written: a copy arriving meanwhile is a duplicate.
+  std::unordered_set<EventKey, EventKeyHash, EventKeyEqual> reserved_;
+  storage::LogStats reported_log_stats_;
 
   // A new host being built from the journal, a bounded number of lines per turn of the event
   // loop: on start (the daemon is not ready until it is done) and on reload (the old host serves
@@ -288,7 +351,9 @@ class Daemon::Impl final {
   struct Rebuild {
     std::shared_ptr<const RuleSet> rules;
     std::unique_ptr<EngineHost> host;
-    JournalReader reader;
+    std::unique_ptr<storage::EventLogReader> reader;
+    std::vector<storage::LoggedRecord> chunk;
+    std::uint64_t records = 0;
     std::string trigger;  // "start", "SIGHUP", "POST /-/reload"
     Instant started{};
     std::uint64_t skipped = 0;
@@ -310,11 +375,17 @@ class Daemon::Impl final {
   prometheus::Family<prometheus::Counter>& alerts_sent_;
   prometheus::Family<prometheus::Counter>& alerts_failed_;
   prometheus::Counter& alerts_dropped_;
+  prometheus::Gauge& log_size_;
+  prometheus::Counter& log_syncs_;
+  prometheus::Counter& log_write_errors_;
+  prometheus::Counter& log_torn_tails_;
+  prometheus::Counter& log_torn_bytes_;
+  prometheus::Counter& log_skipped_;
   std::unique_ptr<AlertmanagerClient> alertmanager_;  // only with alertmanager.urls
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters_{};
   std::array<std::array<prometheus::Counter*, kRefusalReasonCount>, 2> refused_counters_{};
   std::array<RefusalLog, 2> refusal_logs_;
-  // Retried webhooks answered as duplicates and never journaled, by platform, since start: a
+  // Retried webhooks answered as duplicates and never logged, by platform, since start: a
   // reload's rebuild cannot count them, so they are added back.
   std::unordered_map<std::string, PlatformEventCounts> unjournaled_;
 };
@@ -339,14 +410,47 @@ bool Daemon::Impl::open_data_directory() {
     log_.error("cannot create the data directory {}: {}", config_.data, error.message());
     return false;
   }
-  const std::string lock_path = (std::filesystem::path(config_.data) / "lock").string();
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    log_.error("cannot lock {}: another replywatch is using the data directory {}", lock_path,
-               config_.data);
+  storage::LogError failure;
+  lock_ = storage::DataDirectoryLock::acquire(config_.data, failure);
+  if (!lock_) {
+    log_.error("cannot lock the data directory: {}", failure.message);
     return false;
   }
-  journal_path_ = (std::filesystem::path(config_.data) / "events.journal").string();
+  log_path_ = (std::filesystem::path(config_.data) / "log").string();
+  storage::MigrationReport migration;
+  if ((failure = storage::migrate_journal(config_.data, log_path_, migration))) {
+    log_.error("cannot convert the old journal to the event log: {}", failure.message);
+    return false;
+  }
+  if (migration.migrated) {
+    log_.info(
+        "converted the old journal to the event log {}: {} record(s), {} line(s) that were not "
+        "records skipped, {} byte(s) of an unfinished last line dropped; the old file is kept "
+        "as {}",
+        log_path_, migration.records, migration.skipped_lines, migration.torn_bytes,
+        migration.kept_as);
+  }
+  storage::LocalLogOptions options;
+  options.directory = log_path_;
+  options.fsync = config_.fsync == FsyncMode::kAlways ? storage::FsyncPolicy::kAlways
+                                                      : storage::FsyncPolicy::kInterval;
+  options.repair = config_.journal_repair;
+  options.also_check = [lock = lock_.get()] { return lock->check(); };
+  storage::OpenReport report;
+  event_log_ = storage::LocalEventLog::open(std::move(options), failure, &report);
+  if (!event_log_) {
+    log_.error("cannot open the event log: {}", failure.message);
+    return false;
+  }
+  if (report.torn_bytes > 0) {
+    log_.warning("{}: cut {} byte(s) of an unfinished last record (never acknowledged)",
+                 report.torn_at, report.torn_bytes);
+  }
+  if (report.skipped_records > 0) {
+    log_.warning("{}: skipping {} damaged record(s) in the newest segment (--journal-repair)",
+                 log_path_, report.skipped_records);
+  }
+  applied_end_ = event_log_->next_sequence();
   return true;
 }
 
@@ -553,8 +657,15 @@ void Daemon::Impl::make_reloader() {
 
 bool Daemon::Impl::start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger) {
   auto rebuild = std::make_unique<Rebuild>();
-  if (const std::error_code error = rebuild->reader.open(journal_path_)) {
-    log_.error("cannot read the journal {}: {}", journal_path_, error.message());
+  storage::ReadOptions read_options;
+  read_options.now = clock_.now();
+  read_options.max_future_skew = config_.max_future_skew;
+  read_options.repair = config_.journal_repair;
+  storage::LogError read_error;
+  // Refused when the log is no longer at its path: never rebuild from another one.
+  rebuild->reader = event_log_->read_from(event_log_->first_sequence(), read_options, read_error);
+  if (!rebuild->reader) {
+    log_.error("cannot read the event log {}: {}", log_path_, read_error.message);
     return false;
   }
   rebuild->host = new_host(rules);
@@ -569,28 +680,30 @@ bool Daemon::Impl::start_rebuild(std::shared_ptr<const RuleSet> rules, std::stri
 void Daemon::Impl::rebuild_step(const Rebuild* expected) {
   if (stopping_ || rebuild_.get() != expected) return;  // superseded by a newer reload
   Rebuild& rebuild = *rebuild_;
-  std::error_code error;
-  // Lines appended meanwhile are read too: the end is the file's end at the last turn, and
-  // nothing is appended between that read and the swap, which happen in the same turn.
-  const bool more = rebuild.reader.read(
-      kRestoreLinesPerTurn,
-      [&](std::string_view line, std::uint64_t number) {
-        const JournalLineResult result = rebuild.host->replay_journal_line(line);
-        if (result == JournalLineResult::kCorrupt) {
-          if (++rebuild.skipped <= kCorruptLinesLogged) {
-            log_.warning("{}:{}: not a journal record; skipped", journal_path_, number);
-          }
-        } else if (result == JournalLineResult::kUnknownPlatform ||
-                   result == JournalLineResult::kShopRefused) {
-          ++rebuild.skipped;
-        }
-      },
-      error);
+  storage::LogError error;
+  // Records appended meanwhile are read too, up to those already applied to the live host:
+  // the rest reach the new host through their completions, after the swap, which happens in
+  // the same turn as the last read.
+  rebuild.chunk.clear();
+  const bool more = rebuild.reader->read(kRestoreLinesPerTurn, applied_end_, rebuild.chunk, error);
+  for (storage::LoggedRecord& logged : rebuild.chunk) {
+    ++rebuild.records;
+    const JournalLineResult result = rebuild.host->replay_record(logged.record);
+    if (result == JournalLineResult::kCorrupt) {
+      if (++rebuild.skipped <= kCorruptLinesLogged) {
+        log_.warning("{}: record {} has an impossible watermark; skipped", log_path_,
+                     logged.sequence);
+      }
+    } else if (result == JournalLineResult::kUnknownPlatform ||
+               result == JournalLineResult::kShopRefused) {
+      ++rebuild.skipped;
+    }
+  }
   if (error) {
-    log_.error("reading the journal {} failed: {}", journal_path_, error.message());
+    log_.error("reading the event log failed: {}", error.message);
     if (rebuild.trigger == "start") {
       exit_code_ = 1;
-      shutdown("journal unreadable");
+      shutdown("event log unreadable");
     } else {
       reload_successful_.Set(0);
       log_.error("reload ({}) abandoned; the old rules stay in force", rebuild.trigger);
@@ -613,35 +726,19 @@ void Daemon::Impl::rebuild_step(const Rebuild* expected) {
 
 void Daemon::Impl::finish_restore() {
   Rebuild& rebuild = *rebuild_;
-  // A line cut short by a crash was never acknowledged; cut it off so the next append starts
-  // on a line of its own.
-  std::error_code size_error;
-  const std::uintmax_t size = std::filesystem::file_size(journal_path_, size_error);
-  if (!size_error && size > rebuild.reader.complete_bytes()) {
-    log_.warning("{}: dropping {} byte(s) of an unfinished last record", journal_path_,
-                 size - rebuild.reader.complete_bytes());
-    if (const std::error_code error =
-            truncate_journal(journal_path_, rebuild.reader.complete_bytes())) {
-      log_.error("cannot truncate {}: {}", journal_path_, error.message());
-      exit_code_ = 1;
-      shutdown("journal unwritable");
-      return;
-    }
-  }
-  if (const std::error_code error = journal_.open(journal_path_)) {
-    log_.error("cannot open the journal {} for writing: {}", journal_path_, error.message());
-    exit_code_ = 1;
-    shutdown("journal unwritable");
-    return;
-  }
-  const std::uint64_t lines = rebuild.reader.lines_read();
+  const std::uint64_t lines = rebuild.records;
   const std::uint64_t skipped = rebuild.skipped;
+  if (const std::uint64_t damaged = rebuild.reader->skipped_records(); damaged > 0) {
+    log_.warning("skipped {} damaged record(s) of the event log (--journal-repair)", damaged);
+    log_skipped_.Increment(static_cast<double>(damaged));
+  }
   const double seconds = to_seconds(time_.now() - rebuild.started);
   host_ = std::move(rebuild.host);
   rebuild_.reset();
   go_live(*host_, nullptr);
   advance_to_now();
   arm_resend_timer();
+  arm_fsync_timer();
   ready_ = true;
   log_.info("restored {} journal record(s) in {:.3f} s ({} skipped); ready", lines, seconds,
             skipped);
@@ -666,7 +763,7 @@ void Daemon::Impl::finish_reload() {
   log_.info(
       "reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
       "in {:.3f} s",
-      rules_->platforms.size(), rebuild.trigger, rebuild.reader.lines_read(), rebuild.skipped,
+      rules_->platforms.size(), rebuild.trigger, rebuild.records, rebuild.skipped,
       to_seconds(time_.now() - rebuild.started));
   rebuild_.reset();
   notify_systemd("READY=1");
@@ -675,7 +772,9 @@ void Daemon::Impl::finish_reload() {
 }
 
 void Daemon::Impl::advance_to_now() {
-  if (!host_) return;
+  // Held while requests are being made durable: their completions advance the engine to their
+  // recorded watermarks first (see commit).
+  if (!host_ || pending_commits_ > 0) return;
   const Instant now = clock_.now();
   clock_suspect_.Set(clock_.suspect() ? 1 : 0);
   host_->engine().advance(now - config_.allowed_lateness);
@@ -714,7 +813,9 @@ void Daemon::Impl::arm_resend_timer() {
 }
 
 void Daemon::Impl::arm_engine_timer() {
-  if (!host_ || stopping_) return;
+  // While requests are being made durable the engine is held (advance_to_now); the last
+  // completion re-arms. Arming now would only spin on a timer already due.
+  if (!host_ || stopping_ || pending_commits_ > 0) return;
   const auto next = host_->engine().next_due();
   // The engine applies what lies strictly before its watermark (now - lateness), so the
   // watermark must pass `next` by a millisecond.
@@ -735,62 +836,165 @@ void Daemon::Impl::arm_engine_timer() {
   });
 }
 
-IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
+// One request between its append to the log and the completion that answers it.
+struct Daemon::Impl::PendingCommit {
+  enum class Kind : std::uint8_t { kRefused, kWritten, kDuplicate, kCopyInFlight };
+  std::vector<Event> events;
+  std::vector<Kind> kinds;
+  std::vector<EventKey> keys;
+  std::vector<std::size_t> newly_admitted;
+  const EngineHost* host = nullptr;  // the host the keys and admissions belong to
+  Instant watermark{};
+  std::size_t written = 0;
+  IngestCommit result;
+  std::function<void(IngestCommit)> done;
+};
+
+// Validate, one dedup probe per event that also reserves its key, append to the log; the
+// completion (on_durable) offers to the engine and answers. Nothing is offered before it is
+// durable, and the engine does not move past this request's watermark until then.
+void Daemon::Impl::commit(std::vector<Event> events, std::function<void(IngestCommit)> done) {
   advance_to_now();
   Engine& engine = host_->engine();
-  const Instant watermark = engine.watermark();
   ShopAdmission& shops = host_->shops();
-  IngestCommit result;
-  std::string records;
-  std::vector<bool> journaled(events.size(), false);
-  std::vector<EventKey> keys(events.size());  // each event hashed once, for both dedup probes
-  std::vector<bool> refused(events.size(), false);
-  std::vector<std::size_t> newly_admitted;
-  for (std::size_t i = 0; i < events.size(); ++i) {
+  auto pending = std::make_shared<PendingCommit>();
+  PendingCommit& p = *pending;
+  p.events = std::move(events);
+  p.done = std::move(done);
+  p.host = host_.get();
+  p.kinds.resize(p.events.size(), PendingCommit::Kind::kRefused);
+  p.keys.resize(p.events.size());
+  // Never behind what an earlier request recorded, nor behind the engine: replay advances to
+  // each recorded watermark in log order, as the completions do here.
+  p.watermark = std::max(
+      {clock_.now() - config_.allowed_lateness, last_recorded_watermark_, engine.watermark()});
+  last_recorded_watermark_ = p.watermark;
+  std::vector<const Event*> to_write;
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    const Event& event = p.events[i];
     // Validation before dedup: an event of a refused shop is never a duplicate.
-    const auto verdict = shops.admit(events[i].platform, events[i].shop);
+    const auto verdict = shops.admit(event.platform, event.shop);
     if (verdict == ShopAdmission::Verdict::kRefused) {
-      refused[i] = true;
-      result.rejected.emplace_back(i, RejectReason::kTooManyShops);
+      p.result.rejected.emplace_back(i, RejectReason::kTooManyShops);
       continue;
     }
-    if (verdict == ShopAdmission::Verdict::kAdmitted) newly_admitted.push_back(i);
-    keys[i] = engine.key_of(events[i]);
-    if (!engine.is_duplicate(keys[i])) {
-      append_journal_record(records, watermark, encode_event(events[i]), !records.empty());
-      journaled[i] = true;
+    if (verdict == ShopAdmission::Verdict::kAdmitted) p.newly_admitted.push_back(i);
+    p.keys[i] = engine.key_of(event);
+    if (!reserved_.insert(p.keys[i]).second) {
+      p.kinds[i] = PendingCommit::Kind::kCopyInFlight;  // written by this or an earlier request
+    } else if (engine.is_duplicate(p.keys[i])) {
+      reserved_.erase(p.keys[i]);
+      p.kinds[i] = PendingCommit::Kind::kDuplicate;
+    } else {
+      p.kinds[i] = PendingCommit::Kind::kWritten;
+      to_write.push_back(&event);
     }
   }
-  if (!records.empty()) {
-    if (const std::error_code error = journal_.append(records)) {
-      for (const std::size_t i : newly_admitted) shops.forget(events[i].platform, events[i].shop);
-      refuse(Listener::kIngest, RefusalReason::kNotDurable, error.message(), {});
-      return IngestCommit{};
-    }
+  p.written = to_write.size();
+  ++pending_commits_;
+  // An empty batch too: it completes after every earlier one, so a copy of an event still in
+  // flight is answered only once that event is durable.
+  event_log_->append(p.watermark, to_write, [this, pending](storage::AppendOutcome outcome) {
+    net::post(io_,
+              [this, pending, outcome = std::move(outcome)] { on_durable(*pending, outcome); });
+  });
+}
+
+void Daemon::Impl::on_durable(PendingCommit& p, const storage::AppendOutcome& outcome) {
+  --pending_commits_;
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    if (p.kinds[i] == PendingCommit::Kind::kWritten) reserved_.erase(p.keys[i]);
   }
+  const bool same_host = p.host == host_.get();
+  if (outcome.error) {
+    if (same_host) {
+      for (const std::size_t i : p.newly_admitted) {
+        host_->shops().forget(p.events[i].platform, p.events[i].shop);
+      }
+    }
+    refuse(Listener::kIngest, RefusalReason::kNotDurable, outcome.error.message, {});
+    if (pending_commits_ == 0) advance_to_now();
+    arm_engine_timer();
+    return p.done(IngestCommit{});
+  }
+  applied_end_ = outcome.first + outcome.count;
+  EngineHost& host = *host_;
+  Engine& engine = host.engine();
+  // A reload swapped the host meanwhile: keys and admissions are the new host's business.
+  auto usable = [&](std::size_t i) {
+    if (same_host) return true;
+    if (host.rules().find(p.events[i].platform) == nullptr) return false;
+    if (host.shops().admit(p.events[i].platform, p.events[i].shop) ==
+        ShopAdmission::Verdict::kRefused) {
+      return false;
+    }
+    p.keys[i] = engine.key_of(p.events[i]);
+    return true;
+  };
+  if (p.written > 0) engine.advance(p.watermark);
+  IngestCommit result = std::move(p.result);
   result.durable = true;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (refused[i]) continue;
-    const std::string platform = events[i].platform;
-    const auto type = static_cast<std::size_t>(events[i].type);
-    if (!host_->offer(std::move(events[i]), keys[i]).duplicate) {
-      ++result.accepted;
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    if (p.kinds[i] != PendingCommit::Kind::kWritten || !usable(i)) continue;
+    host.offer(std::move(p.events[i]), p.keys[i]);
+    ++result.accepted;
+  }
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    const PendingCommit::Kind kind = p.kinds[i];
+    if (kind != PendingCommit::Kind::kDuplicate && kind != PendingCommit::Kind::kCopyInFlight) {
       continue;
     }
-    ++result.duplicates;
-    if (!journaled[i]) {
-      PlatformEventCounts& counts = unjournaled_[platform];
-      ++counts.received[type];
-      ++counts.duplicates;
+    if (!usable(i)) continue;
+    if (kind == PendingCommit::Kind::kCopyInFlight && !engine.is_duplicate(p.keys[i])) {
+      // The first copy's write failed: this one is not durable either. What this request
+      // wrote is applied; the client retries the whole request and gets duplicates for it.
+      result.durable = false;
+      continue;
     }
+    const std::string platform = p.events[i].platform;
+    const auto type = static_cast<std::size_t>(p.events[i].type);
+    host.offer(std::move(p.events[i]), p.keys[i]);
+    ++result.duplicates;
+    PlatformEventCounts& counts = unjournaled_[platform];
+    ++counts.received[type];
+    ++counts.duplicates;
   }
+  if (pending_commits_ == 0) advance_to_now();
   arm_engine_timer();
   flush_alerts(false);
-  return result;
+  if (!result.durable) {
+    refuse(Listener::kIngest, RefusalReason::kNotDurable,
+           "a copy of an event whose first copy could not be made durable", {});
+    return p.done(IngestCommit{});
+  }
+  p.done(std::move(result));
+}
+
+void Daemon::Impl::arm_fsync_timer() {
+  if (config_.fsync != FsyncMode::kInterval || stopping_) return;
+  fsync_timer_.expires_after(config_.fsync_interval);
+  fsync_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    event_log_->flush();
+    arm_fsync_timer();
+  });
+}
+
+void Daemon::Impl::update_log_metrics() {
+  if (!event_log_) return;
+  const storage::LogStats now = event_log_->stats();
+  storage::LogStats& was = reported_log_stats_;
+  log_size_.Set(static_cast<double>(now.size_bytes));
+  log_syncs_.Increment(static_cast<double>(now.syncs - was.syncs));
+  log_write_errors_.Increment(static_cast<double>(now.write_errors - was.write_errors));
+  log_torn_tails_.Increment(static_cast<double>(now.torn_tails - was.torn_tails));
+  log_torn_bytes_.Increment(static_cast<double>(now.torn_bytes - was.torn_bytes));
+  was = now;
 }
 
 std::string Daemon::Impl::metrics_text() {
   advance_to_now();
+  update_log_metrics();
   if (host_) {
     for (std::size_t p = 0; p < host_->rules().platforms.size(); ++p) {
       shops_.Add({{"platform", host_->rules().platforms[p].platform}})
@@ -850,6 +1054,8 @@ void Daemon::Impl::shutdown(const char* why) {
   admin_->stop();
   engine_timer_.cancel();
   resend_timer_.cancel();
+  fsync_timer_.cancel();
+  if (event_log_) event_log_->flush();
   if (alertmanager_) alertmanager_->stop();
   shutdown_timer_.expires_after(kShutdownGrace);
   shutdown_timer_.async_wait([this](boost::system::error_code error) {

@@ -31,6 +31,12 @@ struct AlertmanagerConfig {
   Duration resend_interval = std::chrono::minutes(1);
 };
 
+// When an appended event counts as durable (the event log's group commit).
+enum class FsyncMode : std::uint8_t {
+  kAlways,    // after the fdatasync that covers it: nothing acknowledged is lost
+  kInterval,  // once written; synced every fsync_interval: a power loss may lose that window
+};
+
 struct DaemonConfig {
   std::string rules = "rules";
   std::string data = "replywatch-data";
@@ -55,6 +61,10 @@ struct DaemonConfig {
   std::vector<std::string> admin_hosts;
   // Allows a non-loopback admin_listen, though the admin API has no TLS or authentication.
   bool admin_insecure = false;
+  FsyncMode fsync = FsyncMode::kAlways;
+  Duration fsync_interval = std::chrono::seconds(1);
+  // Start even though the log has damaged records: skip them (counted) instead of refusing.
+  bool journal_repair = false;
   AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
 };
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "journal.h"
 #include "replywatch/event_codec.h"
 
 namespace replywatch::server {
@@ -76,32 +75,23 @@ OfferResult EngineHost::offer(Event event, const EventKey& key) {
   return result;
 }
 
-JournalLineResult EngineHost::replay_journal_line(std::string_view line) {
-  const auto record = parse_journal_record(line);
+JournalLineResult EngineHost::replay_record(storage::LogRecord& record) {
   // A watermark no event could have produced is damage, and advancing to it would make the
-  // engine walk service-hours boundaries for millennia.
-  if (!record || record->watermark.time_since_epoch().count() < 0 ||
-      record->watermark.time_since_epoch().count() > kMaxEpochMillis) {
+  // engine walk service-hours boundaries for millennia (the log's reader refuses records
+  // later than now + max_future_skew before they get here).
+  if (record.watermark.time_since_epoch().count() < 0 ||
+      record.watermark.time_since_epoch().count() > kMaxEpochMillis) {
     return JournalLineResult::kCorrupt;
   }
-  bool unknown_platform = false;
-  auto decoded = decode_event_text(record->event_json, [&](std::string_view platform) {
-    if (rules_->find(platform) != nullptr) return true;
-    unknown_platform = true;
-    return false;
-  });
-  if (std::holds_alternative<Rejection>(decoded)) {
-    // A rule file removed since: its events have nothing left to count against.
-    return unknown_platform ? JournalLineResult::kUnknownPlatform : JournalLineResult::kCorrupt;
-  }
+  // A rule file removed since: its events have nothing left to count against.
+  if (rules_->find(record.event.platform) == nullptr) return JournalLineResult::kUnknownPlatform;
   // Live, the engine was advanced once per request, before its first event.
-  if (!record->continues_batch) engine_.advance(record->watermark);
+  if (!record.continues_batch) engine_.advance(record.watermark);
   // Rules reloaded with a smaller cap or a new allow-list: the shop's events no longer count.
-  const Event& event = std::get<Event>(decoded);
-  if (shops_.admit(event.platform, event.shop) == ShopAdmission::Verdict::kRefused) {
+  if (shops_.admit(record.event.platform, record.event.shop) == ShopAdmission::Verdict::kRefused) {
     return JournalLineResult::kShopRefused;
   }
-  const OfferResult result = offer(std::move(std::get<Event>(decoded)));
+  const OfferResult result = offer(std::move(record.event));
   return result.duplicate ? JournalLineResult::kDuplicate : JournalLineResult::kApplied;
 }
 
