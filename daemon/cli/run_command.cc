@@ -44,13 +44,19 @@ constexpr const char* kRunUsage =
     "                                0: no limit)\n"
     "  --admin-hosts NAMES           comma-separated names the admin listener answers to\n"
     "                                besides localhost and loopback addresses\n"
-    "  --admin-insecure              allow a non-loopback --admin-listen (no TLS, no auth)\n"
+    "  --admin-insecure              allow a non-loopback --admin-listen without TLS and\n"
+    "                                authentication (a proxy in front adds them)\n"
+    "  --web-config-file FILE        TLS and Basic auth for the admin listener (Prometheus\n"
+    "                                exporter-toolkit format: tls_server_config,\n"
+    "                                basic_auth_users with bcrypt hashes)\n"
+    "  --ingest-web-config-file FILE TLS for the ingest listener (same format;\n"
+    "                                tls_server_config only)\n"
     "  --help                        this text\n"
     "  --version                     print the version\n"
     "\n"
     "Signals: SIGHUP reloads the rules; SIGTERM and SIGINT stop gracefully.\n";
 
-constexpr std::array<const char*, 17> kSettingFlags = {"rules",
+constexpr std::array<const char*, 19> kSettingFlags = {"rules",
                                                        "data",
                                                        "ingest-listen",
                                                        "admin-listen",
@@ -66,7 +72,9 @@ constexpr std::array<const char*, 17> kSettingFlags = {"rules",
                                                        "max-inflight-body-bytes",
                                                        "max-shops",
                                                        "admin-hosts",
-                                                       "admin-insecure"};
+                                                       "admin-insecure",
+                                                       "web-config-file",
+                                                       "ingest-web-config-file"};
 
 }  // namespace
 
