@@ -14,6 +14,9 @@ packages=(
   prometheus prometheus-alertmanager systemd python3
   # bench/: Google Benchmark for the engine figures
   libbenchmark-dev
+  # the console's browser test (headless Chromium driven by Selenium) and htpasswd for the
+  # bcrypt hashes of the web config tests
+  chromium chromium-driver python3-selenium apache2-utils curl openssl
   # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)
   clang libclang-rt-14-dev
 )
