@@ -40,10 +40,10 @@ TEST_CASE("basic auth: the Authorization header", "[basic_auth]") {
   CHECK(parsed->user.empty());
   CHECK_FALSE(parse_basic_authorization("Bearer YWxpY2U6czNjcmV0"));
   CHECK_FALSE(parse_basic_authorization("Basic"));
-  CHECK_FALSE(parse_basic_authorization("Basic YWxpY2U"));      // not a multiple of 4
+  CHECK_FALSE(parse_basic_authorization("Basic YWxpY2U"));       // not a multiple of 4
   CHECK_FALSE(parse_basic_authorization("Basic YWxp!2U6czNj"));  // not base64
-  CHECK_FALSE(parse_basic_authorization("Basic YWxpY2U="));     // no ':'
-  CHECK_FALSE(parse_basic_authorization("Basic YQ==YWFh"));     // data after padding
+  CHECK_FALSE(parse_basic_authorization("Basic YWxpY2U="));      // no ':'
+  CHECK_FALSE(parse_basic_authorization("Basic YQ==YWFh"));      // data after padding
 }
 
 TEST_CASE("basic auth: bcrypt hashes from htpasswd are checked by libcrypt", "[basic_auth]") {
@@ -60,9 +60,8 @@ TEST_CASE("basic auth: bcrypt hashes from htpasswd are checked by libcrypt", "[b
 TEST_CASE("basic auth: verdicts, remembered credentials never admit another password",
           "[basic_auth]") {
   std::deque<std::function<void()>> posted;
-  BasicAuthenticator auth({{"alice", kHash}}, [&](std::function<void()> task) {
-    posted.push_back(std::move(task));
-  });
+  BasicAuthenticator auth({{"alice", kHash}},
+                          [&](std::function<void()> task) { posted.push_back(std::move(task)); });
   CHECK(auth.check_now(kGood).verdict == AuthVerdict::kAllowed);
   // Remembered now: the same credentials are answered at once...
   std::optional<AuthResult> answer;

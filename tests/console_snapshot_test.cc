@@ -64,10 +64,10 @@ TEST_CASE("console: the queue is every waiting round, soonest due first, with it
   host.engine().advance(now);
   const std::array<ConsoleFilter, 1> all{};
   const auto queue = console_queues(host, now, all)[0];
-  CHECK(rows_of(queue) == std::vector<std::string>{
-                              "late/reply_3m/overdue", "risky/reply_3m/at_risk",
-                              "fresh/reply_3m/waiting", "late/avg_40s/waiting",
-                              "risky/avg_40s/waiting", "fresh/avg_40s/waiting"});
+  CHECK(rows_of(queue) ==
+        std::vector<std::string>{"late/reply_3m/overdue", "risky/reply_3m/at_risk",
+                                 "fresh/reply_3m/waiting", "late/avg_40s/waiting",
+                                 "risky/avg_40s/waiting", "fresh/avg_40s/waiting"});
   CHECK(queue.at("total").as_uint64() == 6);
   CHECK(queue.at("overdue").as_uint64() == 1);
   CHECK(queue.at("at_risk").as_uint64() == 1);
@@ -88,8 +88,8 @@ TEST_CASE("console: the queue is every waiting round, soonest due first, with it
 TEST_CASE("console: filters, several in one pass, and the row limit", "[console]") {
   EngineHost host(rules_from_yaml(kYaml), {});
   for (int i = 0; i < 5; ++i) {
-    host.offer(buyer("b" + std::to_string(i), i % 2 == 0 ? "even" : "odd",
-                     "c" + std::to_string(i), kT0 + sec(i)));
+    host.offer(buyer("b" + std::to_string(i), i % 2 == 0 ? "even" : "odd", "c" + std::to_string(i),
+                     kT0 + sec(i)));
   }
   host.engine().advance(kT0 + sec(10));
   std::vector<ConsoleFilter> filters(3);
@@ -98,16 +98,13 @@ TEST_CASE("console: filters, several in one pass, and the row limit", "[console]
   filters[2].shop = "even";
   const auto queues = console_queues(host, kT0 + sec(10), filters, 3);
   CHECK(queues[0].at("total").as_uint64() == 10);
-  CHECK(rows_of(queues[0]) == std::vector<std::string>{"c0/reply_3m/waiting",
-                                                       "c1/reply_3m/waiting",
+  CHECK(rows_of(queues[0]) == std::vector<std::string>{"c0/reply_3m/waiting", "c1/reply_3m/waiting",
                                                        "c2/reply_3m/waiting"});
-  CHECK(rows_of(queues[1]) == std::vector<std::string>{"c1/reply_3m/waiting",
-                                                       "c3/reply_3m/waiting",
+  CHECK(rows_of(queues[1]) == std::vector<std::string>{"c1/reply_3m/waiting", "c3/reply_3m/waiting",
                                                        "c1/avg_40s/waiting"});
   CHECK(queues[1].at("total").as_uint64() == 4);
-  CHECK(rows_of(queues[2]) == std::vector<std::string>{"c0/avg_40s/waiting",
-                                                       "c2/avg_40s/waiting",
-                                                       "c4/avg_40s/waiting"});
+  CHECK(rows_of(queues[2]) ==
+        std::vector<std::string>{"c0/avg_40s/waiting", "c2/avg_40s/waiting", "c4/avg_40s/waiting"});
 }
 
 TEST_CASE("console: shops are Engine::figures at the watermark, with the rules beside them",

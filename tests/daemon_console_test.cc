@@ -88,8 +88,8 @@ TEST_CASE("The console's JSON lists waiting rounds and the figures /metrics has"
           "[daemon][console]") {
   TempDir dir("console");
   dir.write("rules/testchat.yaml", kRules);
-  DaemonProcess daemon({"--rules", dir.file("rules"), "--data", dir.file("data"),
-                        "--allowed-lateness", "100ms"});
+  DaemonProcess daemon(
+      {"--rules", dir.file("rules"), "--data", dir.file("data"), "--allowed-lateness", "100ms"});
   const std::int64_t t0 = now_ms() - 20'000;
   const std::string body =
       event("s1", "agent_status", "shop-a", "", t0, R"("agent":"a1","status":"online")") + "\n" +

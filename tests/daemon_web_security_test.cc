@@ -70,13 +70,17 @@ TEST_CASE("TLS and Basic auth on the admin listener, TLS on ingest", "[daemon][w
   dir.write("rules/testchat.yaml", kRules);
   make_certificate(dir);
   const std::string hash = bcrypt_hash("lead", "pa55word");
-  dir.write("web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-                       "basic_auth_users:\n  lead: " + hash + "\n");
-  dir.write("ingest-web.yml", "tls_server_config:\n  cert_file: server.crt\n"
-                              "  key_file: server.key\n");
+  dir.write("web.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+            "basic_auth_users:\n  lead: " +
+                hash + "\n");
+  dir.write("ingest-web.yml",
+            "tls_server_config:\n  cert_file: server.crt\n"
+            "  key_file: server.key\n");
   DaemonProcess daemon(args(dir, {"--web-config-file", dir.file("web.yml"),
                                   "--ingest-web-config-file", dir.file("ingest-web.yml")}));
-  CHECK_THAT(daemon.log(), Catch::Contains("admin listener: TLS, Basic authentication (1 user(s))"));
+  CHECK_THAT(daemon.log(),
+             Catch::Contains("admin listener: TLS, Basic authentication (1 user(s))"));
   CHECK_THAT(daemon.log(), Catch::Contains("ingest listener: TLS"));
   const std::string admin = "https://127.0.0.1:" + std::to_string(daemon.admin_port());
   const std::string ingest = "https://127.0.0.1:" + std::to_string(daemon.ingest_port());
@@ -99,8 +103,8 @@ TEST_CASE("TLS and Basic auth on the admin listener, TLS on ingest", "[daemon][w
                Catch::Contains(R"(replywatch_admin_login_failures_total{reason="malformed"} 1)"));
   }
   SECTION("promtool accepts a scrape made through TLS and Basic auth") {
-    const auto [status, output] = shell(curl + " -sf -u lead:pa55word " + admin +
-                                        "/metrics | promtool check metrics");
+    const auto [status, output] =
+        shell(curl + " -sf -u lead:pa55word " + admin + "/metrics | promtool check metrics");
     CHECK(status == 0);
     INFO(output);
   }
@@ -111,17 +115,17 @@ TEST_CASE("TLS and Basic auth on the admin listener, TLS on ingest", "[daemon][w
         shell(curl + " -s -D - -u lead:pa55word -H 'Accept: text/html' " + admin + "/").second;
     CHECK_THAT(page, Catch::Contains("Content-Security-Policy: default-src 'none'; "
                                      "script-src 'self'"));
-    const auto events =
-        shell("curl --max-time 2 -s -N --cacert " + dir.file("server.crt") + " -u lead:pa55word " +
-              admin + "/v1/console/events")
-            .second;
+    const auto events = shell("curl --max-time 2 -s -N --cacert " + dir.file("server.crt") +
+                              " -u lead:pa55word " + admin + "/v1/console/events")
+                            .second;
     CHECK_THAT(events, Catch::Contains("event: queue"));
   }
   SECTION("body limits hold on TLS connections; plain HTTP gets no answer") {
     dir.write("big.txt", std::string(100 * 1024, 'x'));
-    CHECK(status_of(curl + " -u lead:pa55word -X POST -H 'Content-Type: application/json' "
-                           "--data-binary @" + dir.file("big.txt") + " " + admin + "/-/reload") ==
-          "413");
+    CHECK(status_of(curl +
+                    " -u lead:pa55word -X POST -H 'Content-Type: application/json' "
+                    "--data-binary @" +
+                    dir.file("big.txt") + " " + admin + "/-/reload") == "413");
     CHECK(status_of("curl --max-time 5 http://127.0.0.1:" + std::to_string(daemon.admin_port()) +
                     "/metrics") != "200");
   }
@@ -132,8 +136,8 @@ TEST_CASE("TLS and Basic auth on the admin listener, TLS on ingest", "[daemon][w
     const std::string body = R"({"id":"1","platform":"testchat","shop":"s1",)"
                              R"("type":"buyer_message","conversation":"c1","ts":)" +
                              std::to_string(now) + "}";
-    const auto answer = shell(curl + " -s -H 'Content-Type: application/json' -d '" + body +
-                              "' " + ingest + "/v1/events")
+    const auto answer = shell(curl + " -s -H 'Content-Type: application/json' -d '" + body + "' " +
+                              ingest + "/v1/events")
                             .second;
     CHECK_THAT(answer, Catch::Contains(R"("accepted":1)"));
   }
@@ -143,14 +147,17 @@ TEST_CASE("A non-loopback admin listener needs TLS and authentication", "[daemon
   TempDir dir("websec-start");
   dir.write("rules/testchat.yaml", kRules);
   make_certificate(dir);
-  dir.write("tls-only.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+  dir.write("tls-only.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
   dir.write("bad.yml", "tls_server_config:\n  cert_file: server.crt\n  key_fil: server.key\n");
-  dir.write("users.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
-                         "basic_auth_users:\n  lead: " + bcrypt_hash("lead", "pw") + "\n");
+  dir.write("users.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+            "basic_auth_users:\n  lead: " +
+                bcrypt_hash("lead", "pw") + "\n");
   {
-    DaemonProcess refused(args(dir, {"--admin-listen", "0.0.0.0:0", "--web-config-file",
-                                     dir.file("tls-only.yml")}),
-                          false);
+    DaemonProcess refused(
+        args(dir, {"--admin-listen", "0.0.0.0:0", "--web-config-file", dir.file("tls-only.yml")}),
+        false);
     CHECK(refused.wait_exit(std::chrono::seconds(10)) == 1);
     CHECK_THAT(refused.log(), Catch::Contains("no authentication"));
   }
@@ -160,16 +167,17 @@ TEST_CASE("A non-loopback admin listener needs TLS and authentication", "[daemon
     CHECK_THAT(refused.log(), Catch::Contains(dir.file("bad.yml") + ":3:3: "));
   }
   {
-    dir.write("wrong-key.yml", "tls_server_config:\n  cert_file: server.crt\n"
-                               "  key_file: tls-only.yml\n");
+    dir.write("wrong-key.yml",
+              "tls_server_config:\n  cert_file: server.crt\n"
+              "  key_file: tls-only.yml\n");
     DaemonProcess refused(args(dir, {"--web-config-file", dir.file("wrong-key.yml")}), false);
     CHECK(refused.wait_exit(std::chrono::seconds(10)) == 1);
     CHECK_THAT(refused.log(), Catch::Contains("cannot use as a PEM private key"));
   }
   {
-    DaemonProcess secured(args(dir, {"--admin-listen", "0.0.0.0:0", "--web-config-file",
-                                     dir.file("users.yml")}),
-                          false);
+    DaemonProcess secured(
+        args(dir, {"--admin-listen", "0.0.0.0:0", "--web-config-file", dir.file("users.yml")}),
+        false);
     secured.wait_for_log("; (ready)");
     CHECK_THAT(secured.log(), !Catch::Contains("!!!"));
   }

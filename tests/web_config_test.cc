@@ -20,16 +20,17 @@ std::vector<std::string> errors_of(const std::string& text) {
 }  // namespace
 
 TEST_CASE("web config: TLS and users are read, relative paths beside the file", "[web_config]") {
-  const auto result = parse_web_config(std::string("tls_server_config:\n"
-                                                   "  cert_file: certs/server.crt\n"
-                                                   "  key_file: /keys/server.key\n"
-                                                   "  client_ca_file: ca.pem\n"
-                                                   "  client_auth_type: RequireAndVerifyClientCert\n"
-                                                   "  min_version: TLS13\n"
-                                                   "basic_auth_users:\n"
-                                                   "  alice: ") +
-                                           kHash + "\n",
-                                       "/etc/replywatch/web.yml");
+  const auto result =
+      parse_web_config(std::string("tls_server_config:\n"
+                                   "  cert_file: certs/server.crt\n"
+                                   "  key_file: /keys/server.key\n"
+                                   "  client_ca_file: ca.pem\n"
+                                   "  client_auth_type: RequireAndVerifyClientCert\n"
+                                   "  min_version: TLS13\n"
+                                   "basic_auth_users:\n"
+                                   "  alice: ") +
+                           kHash + "\n",
+                       "/etc/replywatch/web.yml");
   REQUIRE(result.errors.empty());
   REQUIRE(result.config->tls);
   CHECK(result.config->tls->cert_file == "/etc/replywatch/certs/server.crt");
@@ -42,11 +43,13 @@ TEST_CASE("web config: TLS and users are read, relative paths beside the file", 
 }
 
 TEST_CASE("web config: users alone, TLS alone", "[web_config]") {
-  const auto users = parse_web_config(std::string("basic_auth_users:\n  bob: ") + kHash + "\n", "w");
+  const auto users =
+      parse_web_config(std::string("basic_auth_users:\n  bob: ") + kHash + "\n", "w");
   REQUIRE(users.config);
   CHECK_FALSE(users.config->tls);
   CHECK(users.config->basic_auth_users.size() == 1);
-  const auto tls = parse_web_config("tls_server_config: {cert_file: a.crt, key_file: a.key}\n", "w");
+  const auto tls =
+      parse_web_config("tls_server_config: {cert_file: a.crt, key_file: a.key}\n", "w");
   REQUIRE(tls.config);
   CHECK(tls.config->tls->min_version == TlsVersion::kTls12);
   CHECK_FALSE(tls.config->authenticates());
@@ -75,13 +78,15 @@ TEST_CASE("web config: mistakes are FILE:LINE:COL with what is wrong", "[web_con
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0], Catch::StartsWith(file + ":1:1: ") && Catch::Contains("basic_auth_user"));
 
-  errors = errors_of("tls_server_config:\n  cert_file: a\n  key_file: b\n"
-                     "  client_ca_file: ca.pem\n");
+  errors = errors_of(
+      "tls_server_config:\n  cert_file: a\n  key_file: b\n"
+      "  client_ca_file: ca.pem\n");
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0], Catch::StartsWith(file + ":4:19: ") && Catch::Contains("client_auth_type"));
 
-  errors = errors_of("tls_server_config:\n  cert_file: a\n  key_file: b\n"
-                     "  client_auth_type: RequireAndVerifyClientCert\n");
+  errors = errors_of(
+      "tls_server_config:\n  cert_file: a\n  key_file: b\n"
+      "  client_auth_type: RequireAndVerifyClientCert\n");
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0], Catch::Contains("client_ca_file is needed"));
 
