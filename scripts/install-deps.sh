@@ -17,6 +17,9 @@ packages=(
   # bench/: Google Benchmark for the engine figures; SQLite for the event log's storage choice
   # (bench/log_bench.cc); wrk and curl for the live ingest figures
   libbenchmark-dev libsqlite3-dev wrk curl
+  # the console's browser test (headless Chromium driven by Selenium) and htpasswd for the
+  # bcrypt hashes of the web config tests
+  chromium chromium-driver python3-selenium apache2-utils openssl
   # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)
   clang libclang-rt-14-dev
 )

@@ -44,7 +44,13 @@ constexpr const char* kRunUsage =
     "                                0: no limit)\n"
     "  --admin-hosts NAMES           comma-separated names the admin listener answers to\n"
     "                                besides localhost and loopback addresses\n"
-    "  --admin-insecure              allow a non-loopback --admin-listen (no TLS, no auth)\n"
+    "  --admin-insecure              allow a non-loopback --admin-listen without TLS and\n"
+    "                                authentication (a proxy in front adds them)\n"
+    "  --web-config-file FILE        TLS and Basic auth for the admin listener (Prometheus\n"
+    "                                exporter-toolkit format: tls_server_config,\n"
+    "                                basic_auth_users with bcrypt hashes)\n"
+    "  --ingest-web-config-file FILE TLS for the ingest listener (same format;\n"
+    "                                tls_server_config only)\n"
     "  --fsync always|interval       when an event is durable: after its fdatasync (default),\n"
     "                                or once written, synced every --fsync-interval\n"
     "  --fsync-interval DURATION     sync period under --fsync interval (default: 1s)\n"
@@ -55,7 +61,7 @@ constexpr const char* kRunUsage =
     "\n"
     "Signals: SIGHUP reloads the rules; SIGTERM and SIGINT stop gracefully.\n";
 
-constexpr std::array<const char*, 20> kSettingFlags = {"rules",
+constexpr std::array<const char*, 22> kSettingFlags = {"rules",
                                                        "data",
                                                        "ingest-listen",
                                                        "admin-listen",
@@ -74,7 +80,9 @@ constexpr std::array<const char*, 20> kSettingFlags = {"rules",
                                                        "admin-insecure",
                                                        "fsync",
                                                        "fsync-interval",
-                                                       "journal-repair"};
+                                                       "journal-repair",
+                                                       "web-config-file",
+                                                       "ingest-web-config-file"};
 
 }  // namespace
 

@@ -809,6 +809,37 @@ void Engine::for_each_open_round(const std::function<void(const OpenRoundView&)>
   }
 }
 
+void Engine::for_each_waiting_round(
+    const std::function<void(const WaitingRoundView&)>& visit) const {
+  const State& s = *state_;
+  for (std::size_t index = 0; index < s.conversations.size(); ++index) {
+    const Conversation& conversation = s.conversations[index];
+    if (!conversation.in_use()) continue;
+    const PlatformRuntime& platform = s.platforms[s.shops[conversation.shop].platform];
+    for (const OpenRound& round : conversation.rounds) {
+      if (!round.open() || round.scored == 0) continue;
+      for (std::uint32_t sla_index = 0; sla_index < platform.rules->slas.size(); ++sla_index) {
+        const std::uint32_t bit = 1U << sla_index;
+        if ((round.scored & bit) == 0) continue;
+        const Sla& sla = platform.rules->slas[sla_index];
+        const bool reply_time = sla.kind == SlaKind::kReplyTime;
+        WaitingRoundView view;
+        view.ref = s.ref(conversation.shop, sla_index);
+        view.conversation = conversation.key.view();
+        view.start = round.start;
+        view.due = s.clock_add(platform, sla, round.start,
+                               reply_time ? sla.deadline : sla.unanswered_cost);
+        if (reply_time && sla.warn_before) {
+          view.warn_at = s.clock_add(platform, sla, round.start, sla.deadline - *sla.warn_before);
+        }
+        view.at_risk = (round.warned & bit) != 0;
+        view.overdue = (round.decided & bit) != 0;
+        visit(view);
+      }
+    }
+  }
+}
+
 const EventCounters& Engine::counters() const { return state_->counters; }
 
 std::size_t Engine::shop_count() const { return state_->shops.size(); }

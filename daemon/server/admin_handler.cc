@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <stdexcept>
 
+#include "console_assets.h"
 #include "gzip.h"
 
 namespace replywatch::server {
@@ -27,6 +28,10 @@ HttpResponse json_response(const HttpRequest& request, http::status status,
 constexpr const char* kIndex =
     "replywatch admin\n"
     "\n"
+    "GET  /                the console (in a browser; this text otherwise)\n"
+    "GET  /v1/console     the console's queue, shops and filters as JSON\n"
+    "                     ?platform=P&shop=S&sla=N\n"
+    "GET  /v1/console/events  the same, live (Server-Sent Events)\n"
     "GET  /metrics        Prometheus metrics\n"
     "GET  /-/healthy      200 while the process runs\n"
     "GET  /-/ready        200 once rules are loaded and state is restored\n"
@@ -59,7 +64,35 @@ std::optional<std::string_view> origin_host(std::string_view origin) {
 
 HttpResponse answer_admin_request(const HttpRequest& request, AdminBackend& backend);
 
+bool accepts_html(std::string_view accept) {
+  return lowercase(accept).find("text/html") != std::string::npos;
+}
+
+HttpResponse asset_response(const HttpRequest& request, const ConsoleAsset& asset) {
+  HttpResponse response =
+      text_response(request, http::status::ok, std::string(asset.body), asset.content_type);
+  // Served from the binary: a new build is a new daemon, so revalidate on every load.
+  response.set(http::field::cache_control, "no-cache");
+  return response;
+}
+
 }  // namespace
+
+void add_admin_security_headers(HttpResponse& response) {
+  response.set("Content-Security-Policy",
+               "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+               "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set("X-Frame-Options", "DENY");
+  response.set("Referrer-Policy", "no-referrer");
+}
+
+void AdminBackend::console_stream(const ConsoleFilter& /*filter*/, const Respond& respond) {
+  HttpResponse response{http::status::not_found, 11};
+  response.set(http::field::content_type, "text/plain; charset=utf-8");
+  response.body() = "no console stream here\n";
+  respond(std::move(response));
+}
 
 bool admin_host_allowed(std::string_view host, const AdminSettings& settings) {
   // Strip the port: "[::1]:9871" -> "::1", "localhost:9871" -> "localhost".
@@ -77,7 +110,17 @@ bool admin_host_allowed(std::string_view host, const AdminSettings& settings) {
 }
 
 void handle_admin_request(HttpRequest request, AdminBackend& backend, const AdminSettings& settings,
-                          Respond respond) {
+                          Respond plain_respond) {
+  // Every answer, whole or streamed, carries the security headers.
+  const Respond respond(
+      [plain_respond](HttpResponse response) {
+        add_admin_security_headers(response);
+        plain_respond(std::move(response));
+      },
+      [plain_respond](HttpResponse header) {
+        add_admin_security_headers(header);
+        return plain_respond.stream(std::move(header));
+      });
   const bool state_changing =
       request.method() != http::verb::get && request.method() != http::verb::head;
   auto forbid = [&](RefusalReason reason, std::string_view detail, http::status status,
@@ -126,6 +169,21 @@ void handle_admin_request(HttpRequest request, AdminBackend& backend, const Admi
                                                   {"state", outcome.state}}));
       });
       return;
+    }
+  }
+  {
+    const std::string_view target = request.target();
+    const std::size_t question = target.find('?');
+    if (target.substr(0, question) == "/v1/console/events" && request.method() == http::verb::get) {
+      ConsoleFilter filter;
+      const std::string_view query =
+          question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+      if (auto problem = parse_console_filter(query, filter)) {
+        backend.count_refused_request(RefusalReason::kBadQuery, *problem);
+        return respond(json_response(request, http::status::bad_request,
+                                     boost::json::object{{"error", *problem}}));
+      }
+      return backend.console_stream(filter, respond);
     }
   }
   respond(answer_admin_request(request, backend));
@@ -205,8 +263,37 @@ HttpResponse answer_admin_request(const HttpRequest& request, AdminBackend& back
   }
   if (path == "/") {
     if (!get) return method_not_allowed("GET");
-    return text_response(request, http::status::ok, kIndex);
+    if (accepts_html(request[http::field::accept])) {
+      HttpResponse page = asset_response(request, *find_console_asset("/console/index.html"));
+      page.set(http::field::vary, "Accept");
+      return page;
+    }
+    HttpResponse index = text_response(request, http::status::ok, kIndex);
+    index.set(http::field::vary, "Accept");
+    return index;
   }
+  if (path.starts_with("/console/")) {
+    if (!get) return method_not_allowed("GET");
+    if (const ConsoleAsset* asset = find_console_asset(path)) {
+      return asset_response(request, *asset);
+    }
+  }
+  if (path == "/v1/console") {
+    if (!get) return method_not_allowed("GET");
+    ConsoleFilter filter;
+    if (auto problem = parse_console_filter(query, filter)) {
+      backend.count_refused_request(RefusalReason::kBadQuery, *problem);
+      return json_response(request, http::status::bad_request,
+                           boost::json::object{{"error", *problem}});
+    }
+    auto console = backend.console(filter);
+    if (!console) {
+      return json_response(request, http::status::service_unavailable,
+                           boost::json::object{{"error", "restoring state"}});
+    }
+    return json_response(request, http::status::ok, *console);
+  }
+  if (path == "/v1/console/events") return method_not_allowed("GET");
   backend.count_refused_request(RefusalReason::kNotFound, path);
   return text_response(request, http::status::not_found, "not found\n");
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "at_risk.h"
+#include "console_snapshot.h"
 #include "http_server.h"
 #include "refusal_reason.h"
 
@@ -35,7 +36,18 @@ class AdminBackend {
   // Nothing while not ready.
   virtual std::optional<boost::json::object> at_risk(const AtRiskQuery& query) = 0;
   virtual void count_refused_request(RefusalReason reason, std::string_view detail) = 0;
+  // The console's queue, shops and filter choices as one object; nothing while not ready.
+  virtual std::optional<boost::json::object> console(const ConsoleFilter& /*filter*/) {
+    return std::nullopt;
+  }
+  // Serves GET /v1/console/events: opens a stream through `respond` (or answers it, e.g. 503 at
+  // the stream cap).
+  virtual void console_stream(const ConsoleFilter& filter, const Respond& respond);
 };
+
+// The headers every admin answer carries: the console's Content-Security-Policy (its own
+// scripts and styles only, no inline code, nothing from elsewhere) and its companions.
+void add_admin_security_headers(HttpResponse& response);
 
 // Who may talk to the admin listener. A browser page can make requests to it (DNS rebinding,
 // cross-origin form posts); such requests carry a Host or Origin naming the page's site.

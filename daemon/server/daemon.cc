@@ -23,8 +23,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "admin_gate.h"
 #include "admin_handler.h"
 #include "alertmanager_client.h"
+#include "basic_auth.h"
+#include "console_streams.h"
 #include "data_directory_lock.h"
 #include "engine_host.h"
 #include "engine_metrics.h"
@@ -32,6 +35,7 @@
 #include "http_server.h"
 #include "ingest_handler.h"
 #include "journal_migration.h"
+#include "listener_security.h"
 #include "local_event_log.h"
 #include "process_metrics.h"
 #include "refusal_reason.h"
@@ -272,6 +276,12 @@ class Daemon::Impl final {
     void count_refused_request(RefusalReason reason, std::string_view detail) override {
       impl_.refuse(Listener::kAdmin, reason, detail, {});
     }
+    std::optional<boost::json::object> console(const ConsoleFilter& filter) override {
+      return impl_.console(filter);
+    }
+    void console_stream(const ConsoleFilter& filter, const Respond& respond) override {
+      impl_.console_stream(filter, respond);
+    }
 
    private:
     Impl& impl_;
@@ -285,6 +295,9 @@ class Daemon::Impl final {
   std::string metrics_text();
   void reload(std::string trigger, std::function<void(ReloadOutcome)> done);
   std::optional<boost::json::object> at_risk(const AtRiskQuery& query);
+  std::optional<boost::json::object> console(const ConsoleFilter& filter);
+  void console_stream(const ConsoleFilter& filter, const Respond& respond);
+  bool secure_listeners();
   void make_reloader();
   void limit_descriptors(HttpLimits& ingest, HttpLimits& admin);
   bool open_data_directory();
@@ -326,8 +339,12 @@ class Daemon::Impl final {
   IngestAdapter ingest_backend_{*this};
   AdminAdapter admin_backend_{*this};
   std::optional<RuleReloader> reloader_;
-  std::thread worker_;     // parses rule files for reloads
-  std::string admin_url_;  // http://the bound admin address, for links without external_url
+  std::thread worker_;         // parses rule files for reloads
+  std::string admin_url_;      // http://the bound admin address, for links without external_url
+  ListenerSecurity security_;  // from the web config files
+  std::shared_ptr<BasicAuthenticator> admin_auth_;  // with basic_auth_users
+  std::array<prometheus::Counter*, kLoginFailureCount> login_failures_{};
+  std::unique_ptr<ConsoleStreams> console_;  // the console's live streams
 
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<EngineHost> host_;
@@ -468,7 +485,9 @@ bool Daemon::Impl::bind(HttpServer& server, const ListenAddress& address, const 
                                 ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
                                 : fmt::format("{}:{}", bound.address().to_string(), bound.port());
   log_.info("{} listening on {}", name, shown);
-  if (std::string_view(name) == "admin") admin_url_ = "http://" + shown;
+  if (std::string_view(name) == "admin") {
+    admin_url_ = (server.tls() ? "https://" : "http://") + shown;
+  }
   return true;
 }
 
@@ -489,8 +508,9 @@ int Daemon::Impl::run() {
     admin_settings_.allowed_hosts.push_back(config_.admin_listen.host);
   }
   for (const std::string& problem : problems) log_.error("{}", problem);
-  if (!problems.empty()) return 1;
-  if (!is_loopback_host(config_.admin_listen.host)) {
+  if (!problems.empty() || !secure_listeners()) return 1;
+  if (!is_loopback_host(config_.admin_listen.host) && !security_.admin_tls &&
+      security_.admin_users.empty()) {
     log_.warning(
         "!!! admin_listen {} is not a loopback address and admin_insecure is set: anyone who can "
         "reach it can reload rules and read shop and conversation keys; the admin API has no "
@@ -536,6 +556,13 @@ int Daemon::Impl::run() {
   admin_limits.max_connections = std::min(config_.max_connections, kAdminConnections);
   admin_limits.max_inflight_body_bytes = 0;
   limit_descriptors(limits, admin_limits);
+  // At most a quarter of the admin connections serve console pages, so scrapes and the API
+  // always have room (see ConsoleStreams).
+  console_ = std::make_unique<ConsoleStreams>(
+      io_, time_,
+      ConsoleStreams::Hooks{[this]() -> const EngineHost* { return host_.get(); },
+                            [this] { return clock_.now(); }},
+      std::max<std::size_t>(1, std::min<std::size_t>(16, admin_limits.max_connections / 4)));
   ingest_ = std::make_unique<HttpServer>(
       io_,
       [this](HttpRequest request, Respond respond) {
@@ -549,16 +576,25 @@ int Daemon::Impl::run() {
       [this](const HttpRequest& header) {
         return check_ingest_header(header, ingest_settings_, ingest_backend_);
       });
-  admin_ = std::make_unique<HttpServer>(
-      io_,
+  // Authentication comes before any route: whatever the admin listener serves is covered.
+  AdminGate admin_gate(
+      admin_auth_,
+      AdminGate::Counters{[this](LoginFailure failure) {
+                            login_failures_[static_cast<std::size_t>(failure)]->Increment();
+                          },
+                          [this](RefusalReason reason, std::string_view detail) {
+                            refuse(Listener::kAdmin, reason, detail, {});
+                          }},
       [this](HttpRequest request, Respond respond) {
         handle_admin_request(std::move(request), admin_backend_, admin_settings_,
                              std::move(respond));
-      },
-      admin_limits,
-      [this](RefusalReason reason, const std::string& detail) {
-        on_http_refusal(Listener::kAdmin, reason, detail);
       });
+  admin_ = std::make_unique<HttpServer>(io_, std::move(admin_gate), admin_limits,
+                                        [this](RefusalReason reason, const std::string& detail) {
+                                          on_http_refusal(Listener::kAdmin, reason, detail);
+                                        });
+  if (security_.ingest_tls) ingest_->use_tls(security_.ingest_tls);
+  if (security_.admin_tls) admin_->use_tls(security_.admin_tls);
   if (!bind(*ingest_, config_.ingest_listen, "ingest") ||
       !bind(*admin_, config_.admin_listen, "admin")) {
     return 1;
@@ -1017,6 +1053,56 @@ std::optional<boost::json::object> Daemon::Impl::at_risk(const AtRiskQuery& quer
   return at_risk_report(*host_, clock_.now(), query);
 }
 
+std::optional<boost::json::object> Daemon::Impl::console(const ConsoleFilter& filter) {
+  if (!host_) return std::nullopt;
+  advance_to_now();
+  const std::array<ConsoleFilter, 1> filters{filter};
+  return boost::json::object{{"queue", std::move(console_queues(*host_, clock_.now(), filters)[0])},
+                             {"shops", std::move(console_shops(*host_, filters)[0])},
+                             {"choices", console_choices(*host_)}};
+}
+
+void Daemon::Impl::console_stream(const ConsoleFilter& filter, const Respond& respond) {
+  if (!console_ || console_->full() || stopping_) {
+    refuse(Listener::kAdmin, RefusalReason::kStreamCap, "console streams", {});
+    HttpResponse busy{boost::beast::http::status::service_unavailable, 11};
+    busy.set(boost::beast::http::field::retry_after, "5");
+    busy.set(boost::beast::http::field::content_type, "text/plain; charset=utf-8");
+    busy.body() = "too many console pages open; retry shortly\n";
+    return respond(std::move(busy));
+  }
+  HttpResponse header{boost::beast::http::status::ok, 11};
+  header.set(boost::beast::http::field::content_type, "text/event-stream; charset=utf-8");
+  header.set(boost::beast::http::field::cache_control, "no-store");
+  header.set("X-Accel-Buffering", "no");  // a proxy in front must not hold events back
+  if (auto stream = respond.stream(std::move(header))) console_->add(std::move(stream), filter);
+}
+
+// The web config files: TLS for either listener, Basic authentication for admin.
+bool Daemon::Impl::secure_listeners() {
+  const std::vector<std::string> problems = load_listener_security(config_, security_);
+  for (const std::string& problem : problems) log_.error("{}", problem);
+  if (!problems.empty()) return false;
+  auto& failures = prometheus::BuildCounter()
+                       .Name("replywatch_admin_login_failures_total")
+                       .Help(
+                           "Admin requests refused for missing, malformed or wrong Basic "
+                           "credentials, by reason.")
+                       .Register(*registry_);
+  for (std::size_t f = 0; f < kLoginFailureCount; ++f) {
+    login_failures_[f] =
+        &failures.Add({{"reason", std::string(login_failure_label(static_cast<LoginFailure>(f)))}});
+  }
+  if (!security_.admin_users.empty()) {
+    admin_auth_ = std::make_shared<BasicAuthenticator>(
+        security_.admin_users,
+        [this](std::function<void()> task) { net::post(io_, std::move(task)); });
+  }
+  log_.info("{}", security_.describe_admin());
+  log_.info("{}", security_.describe_ingest());
+  return true;
+}
+
 void Daemon::Impl::reload(std::string trigger, std::function<void(ReloadOutcome)> done) {
   if (!ready_ || stopping_) {
     ReloadOutcome outcome;
@@ -1050,6 +1136,7 @@ void Daemon::Impl::shutdown(const char* why) {
   stopping_ = true;
   log_.info("{}: stopping; finishing requests in flight", why);
   notify_systemd("STOPPING=1");
+  if (console_) console_->stop();
   ingest_->stop();
   admin_->stop();
   engine_timer_.cancel();

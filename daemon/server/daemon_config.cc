@@ -208,6 +208,11 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
     config.ingest_secret_file = value;
     return std::nullopt;
   }
+  if (key == "web_config_file" || key == "ingest_web_config_file") {
+    if (value.empty()) return std::string("must not be empty");
+    (key == "web_config_file" ? config.web_config_file : config.ingest_web_config_file) = value;
+    return std::nullopt;
+  }
   if (key == "allowed_lateness") return set_duration(config.allowed_lateness, value, true);
   if (key == "max_future_skew") return set_duration(config.max_future_skew, value, true);
   if (key == "dedup_retention") return set_duration(config.dedup_retention, value, true);
@@ -327,11 +332,15 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
 
 std::vector<std::string> validate_config(const DaemonConfig& config) {
   std::vector<std::string> problems;
-  if (!config.admin_insecure && !is_loopback_host(config.admin_listen.host)) {
+  // With a web config, whether it secures a non-loopback admin_listen enough is checked when
+  // it is read (load_listener_security).
+  if (!config.admin_insecure && !config.web_config_file &&
+      !is_loopback_host(config.admin_listen.host)) {
     problems.push_back(fmt::format(
-        "admin_listen {} is not a loopback address, and the admin API has no TLS or "
-        "authentication: listen on 127.0.0.1, or set admin_insecure (--admin-insecure) if a "
-        "proxy in front of it adds both",
+        "admin_listen {} is not a loopback address, and the admin listener has no TLS or "
+        "authentication: give it a web_config_file (--web-config-file) with tls_server_config "
+        "and basic_auth_users, listen on 127.0.0.1, or set admin_insecure (--admin-insecure) "
+        "if a proxy in front of it adds both",
         config.admin_listen.to_string()));
   }
   if (config.max_inflight_body_bytes != 0 &&

@@ -59,12 +59,16 @@ struct DaemonConfig {
   // Names (besides localhost and loopback addresses) the admin listener answers to in Host
   // and Origin.
   std::vector<std::string> admin_hosts;
-  // Allows a non-loopback admin_listen, though the admin API has no TLS or authentication.
+  // Allows a non-loopback admin_listen without TLS and authentication (a proxy adds them).
   bool admin_insecure = false;
   FsyncMode fsync = FsyncMode::kAlways;
   Duration fsync_interval = std::chrono::seconds(1);
   // Start even though the log has damaged records: skip them (counted) instead of refusing.
   bool journal_repair = false;
+  // Prometheus exporter-toolkit web config (tls_server_config, basic_auth_users) for the admin
+  // listener, and one (tls_server_config only) for the ingest listener.
+  std::optional<std::string> web_config_file;
+  std::optional<std::string> ingest_web_config_file;
   AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
 };
 

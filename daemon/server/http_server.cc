@@ -13,6 +13,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <deque>
 #include <optional>
 #include <unordered_map>
 
@@ -44,28 +46,52 @@ std::chrono::steady_clock::duration steady(Duration duration) {
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration);
 }
 
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// Sending close_notify after the last response: at most this long.
+constexpr auto kTlsShutdownTime = std::chrono::seconds(1);
+
+std::string peer_of(const tcp::socket& socket) {
+  beast::error_code error;
+  const tcp::endpoint remote = socket.remote_endpoint(error);
+  return error ? std::string("unknown peer")
+               : remote.address().to_string() + ":" + std::to_string(remote.port());
+}
+
 }  // namespace
+
+class HttpServer::SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Between requests, before a byte of the next one has come.
+  virtual bool idle() const = 0;
+  virtual void stop() = 0;
+};
 
 struct HttpServer::Shared {
   Handler handler;
   HttpLimits limits;
   RefusalObserver on_refusal;
   HeaderCheck header_check;
+  std::shared_ptr<net::ssl::context> tls;
   std::uint64_t inflight_body_bytes = 0;  // reserved by sessions, see HttpLimits
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
   bool stopping = false;
 };
 
-class HttpServer::Session : public std::enable_shared_from_this<Session> {
+template <typename Stream>
+class HttpServer::Session final : public SessionBase,
+                                  public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
  public:
   Session(tcp::socket socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
-    beast::error_code error;
-    const tcp::endpoint remote = stream_.socket().remote_endpoint(error);
-    peer_ = error ? std::string("unknown peer")
-                  : remote.address().to_string() + ":" + std::to_string(remote.port());
-  }
-  ~Session() {
+      : peer_(peer_of(socket)),
+        stream_(make_stream(std::move(socket), *shared)),
+        shared_(std::move(shared)) {}
+  ~Session() override {
     release_body();
     shared_->sessions.erase(this);
   }
@@ -73,24 +99,97 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   Session& operator=(const Session&) = delete;
 
   void run() {
-    shared_->sessions.emplace(this, weak_from_this());
-    read_header();
+    shared_->sessions.emplace(this, std::weak_ptr<SessionBase>(shared_from_this()));
+    if constexpr (kTls) {
+      // A handshake is one step with one deadline: a client that opens a connection and stalls
+      // holds its slot for handshake_timeout at most.
+      lowest().expires_after(steady(shared_->limits.handshake_timeout));
+      stream_.async_handshake(net::ssl::stream_base::server, [self = shared_from_this()](
+                                                                 beast::error_code error) {
+        if (error == net::error::eof || error == net::error::connection_reset ||
+            error == net::error::operation_aborted) {
+          return self->close_socket();  // gone before a word: nothing refused
+        }
+        if (error) {
+          self->shared_->on_refusal(error == beast::error::timeout ? RefusalReason::kTimeout
+                                                                   : RefusalReason::kTlsHandshake,
+                                    self->peer_);
+          return self->close_socket();
+        }
+        self->handshake_done_ = true;
+        self->read_header();
+      });
+    } else {
+      read_header();
+    }
   }
 
-  // Between requests, before a byte of the next one has come.
-  bool idle() const { return waiting_for_request_; }
+  bool idle() const override { return waiting_for_request_; }
 
-  void stop() {
+  void stop() override {
     closing_ = true;
+    if (streaming_) return close_socket();  // a stream never finishes by itself
     // A connection between requests has nothing in flight: close it now. One in the middle of
     // a request finishes it first (on_write closes it).
     if (waiting_for_request_) {
       waiting_for_request_ = false;  // no longer a candidate for eviction
-      stream_.close();
+      close_socket();
     }
   }
 
+  // The ResponseStream side, through StreamHandle.
+  bool stream_write(std::string bytes) {
+    if (!streaming_ || stream_ended_) return false;
+    outbox_bytes_ += bytes.size();
+    if (outbox_bytes_ > ResponseStream::kMaxStreamBacklog) {
+      end_stream();
+      return false;
+    }
+    outbox_.push_back(std::move(bytes));
+    if (!writing_) write_next();
+    return true;
+  }
+  void end_stream() {
+    if (stream_ended_) return;
+    stream_ended_ = true;
+    outbox_.clear();
+    close_socket();
+  }
+  bool stream_ended() const { return stream_ended_; }
+
  private:
+  class StreamHandle final : public ResponseStream {
+   public:
+    explicit StreamHandle(std::weak_ptr<Session> session) : session_(std::move(session)) {}
+    ~StreamHandle() override { end(); }
+    StreamHandle(const StreamHandle&) = delete;
+    StreamHandle& operator=(const StreamHandle&) = delete;
+    bool write(std::string bytes) override {
+      auto session = session_.lock();
+      return session && session->stream_write(std::move(bytes));
+    }
+    void end() override {
+      if (auto session = session_.lock()) session->end_stream();
+    }
+    bool ended() const override {
+      auto session = session_.lock();
+      return !session || session->stream_ended();
+    }
+
+   private:
+    std::weak_ptr<Session> session_;
+  };
+
+  static Stream make_stream(tcp::socket socket, Shared& shared) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *shared.tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   // A connection may sit idle for idle_timeout; once a request's first byte is in, its header
   // and body must arrive within read_timeout each, so trickling bytes cannot hold a slot long.
   void read_header() {
@@ -100,7 +199,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(shared_->limits.max_body_bytes);
     if (buffer_.size() > 0) return read_rest_of_header();  // pipelined: already here
     waiting_for_request_ = true;
-    stream_.expires_after(steady(shared_->limits.idle_timeout));
+    lowest().expires_after(steady(shared_->limits.idle_timeout));
     stream_.async_read_some(buffer_.prepare(kFirstRead),
                             [self = shared_from_this()](beast::error_code error, std::size_t n) {
                               self->waiting_for_request_ = false;
@@ -111,7 +210,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_rest_of_header() {
-    stream_.expires_after(steady(shared_->limits.read_timeout));
+    lowest().expires_after(steady(shared_->limits.read_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
@@ -134,7 +233,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
       }
     }
     if (!reserve_body(length.value_or(0))) return refuse_busy();
-    stream_.expires_after(steady(shared_->limits.read_timeout));
+    lowest().expires_after(steady(shared_->limits.read_timeout));
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       auto continue_response =
           std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
@@ -215,14 +314,21 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     const unsigned version = request.version();
     const bool wants_keep_alive = request.keep_alive();
     auto answered = std::make_shared<bool>(false);
-    Respond respond = [self = shared_from_this(), version, wants_keep_alive,
-                       answered](HttpResponse response) {
-      if (*answered) return;
-      *answered = true;
-      const bool keep_alive = wants_keep_alive && !self->closing_ && !self->shared_->stopping;
-      response.version(version);
-      self->send(std::move(response), keep_alive, false);
-    };
+    Respond respond(
+        [self = shared_from_this(), version, wants_keep_alive, answered](HttpResponse response) {
+          if (*answered) return;
+          *answered = true;
+          const bool keep_alive = wants_keep_alive && !self->closing_ && !self->shared_->stopping;
+          response.version(version);
+          self->send(std::move(response), keep_alive, false);
+        },
+        [self = shared_from_this(), version,
+         answered](HttpResponse header) -> std::shared_ptr<ResponseStream> {
+          if (*answered || self->closing_ || self->shared_->stopping) return nullptr;
+          *answered = true;
+          header.version(version);
+          return self->start_stream(std::move(header));
+        });
     try {
       shared_->handler(std::move(request), respond);
     } catch (const std::exception& failure) {
@@ -274,7 +380,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     response_->set(http::field::server, kServerName);
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
-    stream_.expires_after(steady(shared_->limits.read_timeout));
+    lowest().expires_after(steady(shared_->limits.read_timeout));
     http::async_write(
         stream_, *response_,
         [self = shared_from_this(), keep_alive, drain_after](beast::error_code error, std::size_t) {
@@ -282,15 +388,69 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
           self->release_body();
           if (error) return self->close();
           if (keep_alive) return self->read_header();
-          beast::error_code ignored;
-          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          if constexpr (!kTls) {
+            beast::error_code ignored;
+            self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+          }
           if (drain_after) return self->drain();
           self->close();
         });
   }
 
+  // The header now, then whatever stream_write queues. The idle and read timeouts do not apply
+  // (nothing is read); each write has read_timeout to complete, and a read stays pending only
+  // to notice the client leaving.
+  std::shared_ptr<ResponseStream> start_stream(HttpResponse header) {
+    release_body();
+    streaming_ = true;
+    std::string head = "HTTP/1.1 " + std::to_string(header.result_int()) + " " +
+                       std::string(header.reason()) + "\r\n";
+    header.set(http::field::server, kServerName);
+    header.erase(http::field::content_length);
+    header.set(http::field::connection, "close");
+    for (const auto& field : header) {
+      head += std::string(field.name_string()) + ": " + std::string(field.value()) + "\r\n";
+    }
+    head += "\r\n";
+    lowest().expires_never();
+    watch_for_close();
+    stream_write(std::move(head));
+    return std::make_shared<StreamHandle>(std::weak_ptr<Session>(shared_from_this()));
+  }
+
+  void watch_for_close() {
+    drain_buffer_.resize(kDrainChunk);
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code error, std::size_t n) {
+                              self->drained_ += n;
+                              if (error || self->drained_ > kDrainBytes) {
+                                return self->end_stream();
+                              }
+                              self->watch_for_close();
+                            });
+  }
+
+  void write_next() {
+    if (outbox_.empty() || stream_ended_) {
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    lowest().expires_after(steady(shared_->limits.read_timeout));
+    net::async_write(stream_, net::buffer(outbox_.front()),
+                     [self = shared_from_this()](beast::error_code error, std::size_t) {
+                       if (error || self->stream_ended_) {
+                         self->writing_ = false;
+                         return self->end_stream();
+                       }
+                       self->outbox_bytes_ -= self->outbox_.front().size();
+                       self->outbox_.pop_front();
+                       self->write_next();
+                     });
+  }
+
   void drain() {
-    stream_.expires_after(kDrainTime);
+    lowest().expires_after(kDrainTime);
     drain_buffer_.resize(kDrainChunk);
     stream_.async_read_some(net::buffer(drain_buffer_),
                             [self = shared_from_this()](beast::error_code error, std::size_t n) {
@@ -300,23 +460,44 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  // TLS says goodbye first (close_notify, briefly), so clients see a clean end.
   void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    if constexpr (kTls) {
+      if (handshake_done_ && !tls_closing_ && lowest().socket().is_open()) {
+        tls_closing_ = true;
+        lowest().expires_after(kTlsShutdownTime);
+        stream_.async_shutdown(
+            [self = shared_from_this()](beast::error_code) { self->close_socket(); });
+        return;
+      }
+    }
+    close_socket();
   }
 
-  beast::tcp_stream stream_;
+  void close_socket() {
+    beast::error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
+  }
+
+  std::string peer_;
+  Stream stream_;
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<HttpResponse> response_;
   std::string drain_buffer_;
   std::size_t drained_ = 0;
-  std::uint64_t reserved_ = 0;  // of the listener's body budget
-  std::string peer_;
+  std::uint64_t reserved_ = 0;      // of the listener's body budget
+  std::deque<std::string> outbox_;  // a stream's bytes not yet written
+  std::size_t outbox_bytes_ = 0;
   bool waiting_for_request_ = false;
   bool closing_ = false;
+  bool handshake_done_ = false;
+  bool tls_closing_ = false;
+  bool streaming_ = false;
+  bool writing_ = false;
+  bool stream_ended_ = false;
 };
 
 HttpServer::HttpServer(net::io_context& io, Handler handler, HttpLimits limits,
@@ -329,6 +510,12 @@ HttpServer::HttpServer(net::io_context& io, Handler handler, HttpLimits limits,
 }
 
 HttpServer::~HttpServer() { shared_->stopping = true; }
+
+void HttpServer::use_tls(std::shared_ptr<net::ssl::context> context) {
+  shared_->tls = std::move(context);
+}
+
+bool HttpServer::tls() const { return shared_->tls != nullptr; }
 
 beast::error_code HttpServer::listen(const tcp::endpoint& endpoint) {
   beast::error_code error;
@@ -369,7 +556,11 @@ void HttpServer::accept() {
       return;
     }
     try {
-      std::make_shared<Session>(std::move(socket), shared)->run();
+      if (shared->tls) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), shared)->run();
+      } else {
+        std::make_shared<Session<PlainStream>>(std::move(socket), shared)->run();
+      }
     } catch (const std::exception& failure) {
       shared->on_refusal(RefusalReason::kInternalError, failure.what());
     }
@@ -391,6 +582,12 @@ void HttpServer::refuse_at_cap(tcp::socket socket, const std::shared_ptr<Shared>
   const auto remote = socket.remote_endpoint(ignored);
   shared->on_refusal(RefusalReason::kConnectionCap,
                      remote.address().to_string() + ":" + std::to_string(remote.port()));
+  if (shared->tls) {
+    // A plain-text 503 means nothing to a TLS client, and a handshake costs what the cap is
+    // there to save: the connection is closed unanswered.
+    socket.close(ignored);
+    return;
+  }
   // Answered, then whatever the client already sent is read and dropped for a moment, so it
   // sees the 503 rather than a reset. Not a session: it does not count against the cap.
   struct Refused {
@@ -437,7 +634,7 @@ void HttpServer::stop() {
   beast::error_code ignored;
   acceptor_.close(ignored);
   // Copy first: stopping a session may end it and take it out of the map.
-  std::vector<std::shared_ptr<Session>> sessions;
+  std::vector<std::shared_ptr<SessionBase>> sessions;
   for (auto& [key, weak] : shared_->sessions) {
     if (auto session = weak.lock()) sessions.push_back(std::move(session));
   }

@@ -33,6 +33,10 @@ constexpr std::array<RefusalEntry, kRefusalReasonCount> kRefusals = {{
     {RefusalReason::kForbiddenOrigin, "forbidden_origin", "cross-origin request refused"},
     {RefusalReason::kUnsupportedTransferEncoding, "unsupported_transfer_encoding",
      "unsupported Transfer-Encoding"},
+    {RefusalReason::kTlsHandshake, "tls_handshake", "TLS handshake failed"},
+    {RefusalReason::kUnauthorized, "unauthorized", "missing or wrong credentials"},
+    {RefusalReason::kAuthBusy, "auth_busy", "too many password checks in progress"},
+    {RefusalReason::kStreamCap, "stream_cap", "too many console streams open"},
 }};
 
 constexpr bool table_in_enum_order() {
@@ -42,8 +46,7 @@ constexpr bool table_in_enum_order() {
   return true;
 }
 static_assert(table_in_enum_order(), "kRefusals must list every RefusalReason in enum order");
-static_assert(static_cast<std::size_t>(RefusalReason::kUnsupportedTransferEncoding) + 1 ==
-                  kRefusalReasonCount,
+static_assert(static_cast<std::size_t>(RefusalReason::kStreamCap) + 1 == kRefusalReasonCount,
               "kRefusalReasonCount must follow the last RefusalReason");
 
 }  // namespace

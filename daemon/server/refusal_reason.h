@@ -31,9 +31,13 @@ enum class RefusalReason : std::uint8_t {
   kForbiddenHost,
   kForbiddenOrigin,
   kUnsupportedTransferEncoding,
+  kTlsHandshake,
+  kUnauthorized,
+  kAuthBusy,
+  kStreamCap,
 };
 
-inline constexpr std::size_t kRefusalReasonCount = 20;
+inline constexpr std::size_t kRefusalReasonCount = 24;
 
 // The metric label value, e.g. "bad_signature".
 std::string_view refusal_label(RefusalReason reason);

@@ -122,6 +122,18 @@ struct OpenRoundView {
   bool at_risk = false;  // reply_time past its warning point
 };
 
+// One scored round a buyer is still waiting on, as the shift lead's queue shows it: not decided
+// yet, or decided by its deadline (reply_time) or cost cap (average_response) and unanswered.
+struct WaitingRoundView {
+  SlaRef ref;
+  std::string_view conversation;  // valid until the engine next changes
+  Instant start;
+  Instant due;                     // as OpenRoundView::due
+  std::optional<Instant> warn_at;  // reply_time with warn_before: its warning point
+  bool at_risk = false;            // past its warning point (as OpenRoundView::at_risk)
+  bool overdue = false;            // decided by `due` while unanswered
+};
+
 struct EventCounters {
   std::uint64_t accepted = 0;
   std::uint64_t duplicates = 0;
@@ -174,6 +186,9 @@ class Engine {
 
   // Calls `visit` once per (open round, SLA) that scores it and has not decided it.
   void for_each_open_round(const std::function<void(const OpenRoundView&)>& visit) const;
+
+  // Calls `visit` once per (unanswered round, SLA that scores it), decided or not.
+  void for_each_waiting_round(const std::function<void(const WaitingRoundView&)>& visit) const;
 
   const EventCounters& counters() const;
   std::size_t shop_count() const;

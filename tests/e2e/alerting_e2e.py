@@ -8,17 +8,23 @@ after the warning point, ReplyConversationOverdue after the deadline, and resolv
 is posted. A round answered before its warning point pages nobody. Then every query of the
 Grafana dashboard must return data from this Prometheus.
 
+Prometheus scrapes the daemon's admin listener through TLS (a self-signed certificate made
+here by openssl) and Basic authentication (a bcrypt hash made here by htpasswd), as the web
+config (--web-config-file) sets them.
+
 Everything listens on free loopback ports and is stopped at the end. Prints the measured
 latencies from the warning instant to the receiver for both paths.
 """
 
 import argparse
+import base64
 import http.server
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -30,6 +36,7 @@ import urllib.request
 DEADLINE_S = 20
 WARN_BEFORE_S = 5
 LATENESS_MS = 200
+SCRAPE_PASSWORD = "scrape-Secret-1"
 
 
 def free_port():
@@ -135,6 +142,25 @@ receivers:
              "--cluster.listen-address="],
             stdout=subprocess.DEVNULL, stderr=open(f"{work}/am.log", "w")))
 
+        # The admin listener's web config: TLS and one user, as an operator would set them.
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", f"{work}/admin.key", "-out", f"{work}/admin.crt"],
+            check=True, capture_output=True)
+        hashed = subprocess.run(["htpasswd", "-nbB", "prometheus", SCRAPE_PASSWORD], check=True,
+                                capture_output=True, text=True).stdout.strip().split(":", 1)[1]
+        with open(f"{work}/web.yml", "w") as f:
+            f.write(f"""tls_server_config:
+  cert_file: admin.crt
+  key_file: admin.key
+basic_auth_users:
+  prometheus: {hashed}
+""")
+        with open(f"{work}/scrape.password", "w") as f:
+            f.write(SCRAPE_PASSWORD)
+
         # The daemon: one rule with a 20 s deadline and a warning 5 s before it.
         os.makedirs(f"{work}/rules")
         with open(f"{work}/rules/e2e.yaml", "w") as f:
@@ -160,6 +186,7 @@ data: {work}/data
 ingest_listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
 allowed_lateness: {LATENESS_MS}ms
+web_config_file: {work}/web.yml
 alertmanager:
   urls: [http://127.0.0.1:{am_port}]
 """)
@@ -189,6 +216,9 @@ alerting:
     - static_configs: [{{targets: ["127.0.0.1:{am_port}"]}}]
 scrape_configs:
   - job_name: replywatch
+    scheme: https
+    tls_config: {{ca_file: {work}/admin.crt}}
+    basic_auth: {{username: prometheus, password_file: {work}/scrape.password}}
     static_configs: [{{targets: ["127.0.0.1:{admin}"]}}]
 """)
         processes.append(subprocess.Popen(
@@ -204,7 +234,7 @@ scrape_configs:
                 return False
 
         check(wait_for(prometheus_scrapes, time.time() + 15, 0.2) is not None,
-              "prometheus scrapes the daemon")
+              "prometheus scrapes the daemon through TLS and Basic auth")
         check(wait_for(lambda: http_ready(am_port), time.time() + 10, 0.2) is not None,
               "alertmanager is up")
 
@@ -273,7 +303,15 @@ scrape_configs:
         if args.dashboard:
             check_dashboard(args.dashboard, prom_port, check)
 
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics").read()
+        tls = ssl.create_default_context(cafile=f"{work}/admin.crt")
+        credentials = base64.b64encode(f"prometheus:{SCRAPE_PASSWORD}".encode()).decode()
+        request = urllib.request.Request(f"https://127.0.0.1:{admin}/metrics",
+                                         headers={"Authorization": f"Basic {credentials}"})
+        metrics = urllib.request.urlopen(request, context=tls).read()
+        failures_seen = re.search(
+            rb'replywatch_admin_login_failures_total\{reason="invalid"\} (\S+)', metrics)
+        check(failures_seen is not None and float(failures_seen.group(1)) == 0,
+              "no failed logins: Prometheus's credentials were right every time")
         sent = re.search(rb'replywatch_alertmanager_notifications_total\{url="[^"]+"\} (\S+)',
                          metrics)
         check(sent is not None and float(sent.group(1)) >= 4,
