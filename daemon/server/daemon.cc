@@ -1,10 +1,6 @@
 #include "daemon.h"
 
 #include <fcntl.h>
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -24,6 +20,7 @@
 
 #include "admin_handler.h"
 #include "alertmanager_client.h"
+#include "daemon_metrics.h"
 #include "engine_host.h"
 #include "engine_metrics.h"
 #include "event_clock.h"
@@ -35,13 +32,6 @@
 #include "replywatch/event_codec.h"
 #include "replywatch/rule_loader.h"
 #include "rule_reloader.h"
-
-#ifndef REPLYWATCH_VERSION
-#define REPLYWATCH_VERSION "unknown"
-#endif
-#ifndef REPLYWATCH_REVISION
-#define REPLYWATCH_REVISION "unknown"
-#endif
 
 namespace replywatch::server {
 
@@ -68,9 +58,6 @@ constexpr std::uint64_t kSpareDescriptors = 64;
 // The admin listener's own connection cap: a few scrapers and operators, never starved by
 // ingest connections.
 constexpr std::uint32_t kAdminConnections = 64;
-
-enum class Listener : std::uint8_t { kIngest, kAdmin };
-constexpr std::array<const char*, 2> kListenerNames = {"ingest", "admin"};
 
 std::optional<std::string> read_secret(const std::string& path, std::string& error) {
   std::ifstream in(path, std::ios::binary);
@@ -110,74 +97,7 @@ class Daemon::Impl final {
         shutdown_timer_(io_),
         shutdown_poll_(io_),
         resend_timer_(io_),
-        registry_(std::make_shared<prometheus::Registry>()),
-        rejected_(prometheus::BuildCounter()
-                      .Name("replywatch_events_rejected_total")
-                      .Help("Events rejected as invalid, by reason.")
-                      .Register(*registry_)),
-        refused_(prometheus::BuildCounter()
-                     .Name("replywatch_http_requests_refused_total")
-                     .Help("Requests refused as a whole (no event taken), by listener and "
-                           "reason.")
-                     .Register(*registry_)),
-        reload_successful_(prometheus::BuildGauge()
-                               .Name("replywatch_rules_last_reload_successful")
-                               .Help("1 if the last rule (re)load succeeded.")
-                               .Register(*registry_)
-                               .Add({})),
-        reload_timestamp_(prometheus::BuildGauge()
-                              .Name("replywatch_rules_last_reload_success_timestamp_seconds")
-                              .Help("When the rules were last loaded successfully.")
-                              .Register(*registry_)
-                              .Add({})),
-        shops_(prometheus::BuildGauge()
-                   .Name("replywatch_shops")
-                   .Help("Shops admitted per platform (see max_shops and the rule file's shops).")
-                   .Register(*registry_)),
-        clock_suspect_(prometheus::BuildGauge()
-                           .Name("replywatch_clock_suspect")
-                           .Help("1 while the wall clock disagrees with elapsed time and the "
-                                 "disagreement is not yet believed.")
-                           .Register(*registry_)
-                           .Add({})),
-        alerts_sent_(prometheus::BuildCounter()
-                         .Name("replywatch_alertmanager_notifications_total")
-                         .Help("Conversation alerts accepted by an Alertmanager, by URL.")
-                         .Register(*registry_)),
-        alerts_failed_(prometheus::BuildCounter()
-                           .Name("replywatch_alertmanager_notifications_failed_total")
-                           .Help("Conversation alerts in failed attempts to post them to an "
-                                 "Alertmanager, by URL.")
-                           .Register(*registry_)),
-        alerts_dropped_(prometheus::BuildCounter()
-                            .Name("replywatch_alertmanager_notifications_dropped_total")
-                            .Help("Conversation alerts dropped because a queue was full.")
-                            .Register(*registry_)
-                            .Add({})) {
-    prometheus::BuildGauge()
-        .Name("replywatch_shops_limit")
-        .Help("max_shops: admitted shops per platform without an allow-list (0: no limit).")
-        .Register(*registry_)
-        .Add({})
-        .Set(config_.max_shops);
-    prometheus::BuildGauge()
-        .Name("replywatch_build_info")
-        .Help("A metric with a constant 1 labelled with the version and revision.")
-        .Register(*registry_)
-        .Add({{"version", REPLYWATCH_VERSION}, {"revision", REPLYWATCH_REVISION}})
-        .Set(1);
-    for (int r = 0; r < kRejectReasonCount; ++r) {
-      rejected_counters_[r] = &rejected_.Add(
-          {{"reason", std::string(reject_reason_name(static_cast<RejectReason>(r)))}});
-    }
-    for (std::size_t l = 0; l < kListenerNames.size(); ++l) {
-      for (std::size_t r = 0; r < kRefusalReasonCount; ++r) {
-        refused_counters_[l][r] =
-            &refused_.Add({{"listener", kListenerNames[l]},
-                           {"reason", std::string(refusal_label(static_cast<RefusalReason>(r)))}});
-      }
-    }
-  }
+        metrics_(config_.max_shops) {}
   ~Impl() {
     if (worker_.joinable()) worker_.join();
   }
@@ -199,7 +119,7 @@ class Daemon::Impl final {
     }
     IngestCommit commit(std::vector<Event>& events) override { return impl_.commit(events); }
     void count_rejected_event(RejectReason reason) override {
-      impl_.rejected_counters_[static_cast<std::size_t>(reason)]->Increment();
+      impl_.metrics_.rejected(reason).Increment();
     }
     void count_refused_request(RefusalReason reason, std::string_view detail) override {
       impl_.refuse(Listener::kIngest, reason, detail, {});
@@ -300,19 +220,8 @@ class Daemon::Impl final {
   bool stopping_ = false;
   int exit_code_ = 0;
 
-  std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>& rejected_;
-  prometheus::Family<prometheus::Counter>& refused_;
-  prometheus::Gauge& reload_successful_;
-  prometheus::Gauge& reload_timestamp_;
-  prometheus::Family<prometheus::Gauge>& shops_;
-  prometheus::Gauge& clock_suspect_;
-  prometheus::Family<prometheus::Counter>& alerts_sent_;
-  prometheus::Family<prometheus::Counter>& alerts_failed_;
-  prometheus::Counter& alerts_dropped_;
+  DaemonMetrics metrics_;
   std::unique_ptr<AlertmanagerClient> alertmanager_;  // only with alertmanager.urls
-  std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters_{};
-  std::array<std::array<prometheus::Counter*, kRefusalReasonCount>, 2> refused_counters_{};
   std::array<RefusalLog, 2> refusal_logs_;
   // Retried webhooks answered as duplicates and never journaled, by platform, since start: a
   // reload's rebuild cannot count them, so they are added back.
@@ -398,12 +307,12 @@ int Daemon::Impl::run() {
     std::vector<AlertmanagerClient::Target> targets;
     for (const std::string& url : config_.alertmanager.urls) {
       AlertmanagerClient::Target target{url, *parse_http_url(url), {}};
-      target.counters.sent = &alerts_sent_.Add({{"url", url}});
-      target.counters.failed = &alerts_failed_.Add({{"url", url}});
+      target.counters.sent = &metrics_.alerts_sent.Add({{"url", url}});
+      target.counters.failed = &metrics_.alerts_failed.Add({{"url", url}});
       targets.push_back(std::move(target));
     }
-    alertmanager_ =
-        std::make_unique<AlertmanagerClient>(io_, std::move(targets), alerts_dropped_, log_, time_);
+    alertmanager_ = std::make_unique<AlertmanagerClient>(io_, std::move(targets),
+                                                         metrics_.alerts_dropped, log_, time_);
     log_.info("conversation alerts go to {} Alertmanager(s)", config_.alertmanager.urls.size());
   }
 
@@ -414,8 +323,8 @@ int Daemon::Impl::run() {
     return 1;
   }
   rules_ = std::make_shared<const RuleSet>(std::move(loaded.rules));
-  reload_successful_.Set(1);
-  reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+  metrics_.reload_successful.Set(1);
+  metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
   log_.info("loaded {} rule file(s) from {}", rules_->platforms.size(), config_.rules);
   make_reloader();
   if (!open_data_directory()) return 1;
@@ -531,7 +440,7 @@ void Daemon::Impl::make_reloader() {
   hooks.start_rebuild = [this](std::shared_ptr<const RuleSet> rules, const std::string& trigger) {
     if (stopping_) return false;
     if (!start_rebuild(std::move(rules), trigger)) {
-      reload_successful_.Set(0);
+      metrics_.reload_successful.Set(0);
       return false;
     }
     notify_systemd("RELOADING=1");
@@ -539,13 +448,13 @@ void Daemon::Impl::make_reloader() {
   };
   hooks.refused = [this](const std::vector<RuleError>& errors, const std::string& trigger) {
     for (const RuleError& error : errors) log_.error("{}", error.to_string());
-    reload_successful_.Set(0);
+    metrics_.reload_successful.Set(0);
     log_.error("reload ({}) refused: {} error(s); the old rules stay in force", trigger,
                errors.size());
   };
   hooks.unchanged = [this](const std::string& trigger) {
-    reload_successful_.Set(1);
-    reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+    metrics_.reload_successful.Set(1);
+    metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
     log_.info("reload ({}): rule files unchanged; nothing to rebuild", trigger);
   };
   reloader_.emplace(std::move(hooks), rule_directory_fingerprint(directory));
@@ -592,7 +501,7 @@ void Daemon::Impl::rebuild_step(const Rebuild* expected) {
       exit_code_ = 1;
       shutdown("journal unreadable");
     } else {
-      reload_successful_.Set(0);
+      metrics_.reload_successful.Set(0);
       log_.error("reload ({}) abandoned; the old rules stay in force", rebuild.trigger);
       rebuild_.reset();
       notify_systemd("READY=1");
@@ -661,8 +570,8 @@ void Daemon::Impl::finish_reload() {
   go_live(*rebuild.host, host_.get());
   host_ = std::move(rebuild.host);
   advance_to_now();
-  reload_successful_.Set(1);
-  reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+  metrics_.reload_successful.Set(1);
+  metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
   log_.info(
       "reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
       "in {:.3f} s",
@@ -677,7 +586,7 @@ void Daemon::Impl::finish_reload() {
 void Daemon::Impl::advance_to_now() {
   if (!host_) return;
   const Instant now = clock_.now();
-  clock_suspect_.Set(clock_.suspect() ? 1 : 0);
+  metrics_.clock_suspect.Set(clock_.suspect() ? 1 : 0);
   host_->engine().advance(now - config_.allowed_lateness);
   flush_alerts(false);
 }
@@ -694,7 +603,7 @@ void Daemon::Impl::flush_alerts(bool resend) {
   AlertNotifier& alerts = *host_->alerts();
   alertmanager_->send(alerts.collect(time_.now(), resend));
   if (const std::uint64_t dropped = alerts.take_dropped(); dropped > 0) {
-    alerts_dropped_.Increment(static_cast<double>(dropped));
+    metrics_.alerts_dropped.Increment(static_cast<double>(dropped));
   }
 }
 
@@ -793,11 +702,11 @@ std::string Daemon::Impl::metrics_text() {
   advance_to_now();
   if (host_) {
     for (std::size_t p = 0; p < host_->rules().platforms.size(); ++p) {
-      shops_.Add({{"platform", host_->rules().platforms[p].platform}})
+      metrics_.shops.Add({{"platform", host_->rules().platforms[p].platform}})
           .Set(static_cast<double>(host_->shops().admitted(static_cast<std::uint32_t>(p))));
     }
   }
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::vector<prometheus::MetricFamily> families = metrics_.registry->Collect();
   if (host_) {
     auto engine_families = collect_engine_metrics(*host_, host_->engine().watermark());
     std::move(engine_families.begin(), engine_families.end(), std::back_inserter(families));
@@ -875,7 +784,7 @@ void Daemon::Impl::poll_shutdown() {
 void Daemon::Impl::refuse(Listener listener, RefusalReason reason, std::string_view detail,
                           const std::string& peer) {
   const auto l = static_cast<std::size_t>(listener);
-  refused_counters_[l][static_cast<std::size_t>(reason)]->Increment();
+  metrics_.refused(listener, reason).Increment();
   std::uint64_t suppressed = 0;
   if (!refusal_logs_[l].limiter.allow(time_.now(), suppressed)) return;
   log_.warning(
@@ -887,8 +796,7 @@ void Daemon::Impl::refuse(Listener listener, RefusalReason reason, std::string_v
 void Daemon::Impl::on_http_refusal(Listener listener, RefusalReason reason,
                                    const std::string& detail) {
   if (reason == RefusalReason::kInternalError) {
-    refused_counters_[static_cast<std::size_t>(listener)][static_cast<std::size_t>(reason)]
-        ->Increment();
+    metrics_.refused(listener, reason).Increment();
     log_.error("{}: internal error while handling a request: {}",
                kListenerNames[static_cast<std::size_t>(listener)], detail);
     return;

@@ -54,6 +54,11 @@ struct DaemonConfig {
   // Allows a non-loopback admin_listen, though the admin API has no TLS or authentication.
   bool admin_insecure = false;
   AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
+  // Snapshots of the state (DATA/snapshots): taken after this many logged events, or after
+  // this long with at least one; the newest `snapshots_kept` are kept. 0 events: none by count.
+  std::uint64_t snapshot_every_events = 1'000'000;
+  Duration snapshot_interval = std::chrono::minutes(10);
+  std::uint32_t snapshots_kept = 2;
 };
 
 // Whether `host` (an address or "localhost") is a loopback address.
