@@ -79,7 +79,8 @@ TEST_CASE("snapshotter: by count, by time, one at a time, the newest kept", "[sn
   CHECK(snapshots.newest_sequence() == 101);
   CHECK(metrics.snapshots_written.Value() == 1);
   CHECK(metrics.snapshot_last_bytes.Value() > 48);
-  CHECK(metrics.snapshot_last_success.Value() == to_seconds(time.wall.time_since_epoch()));
+  CHECK(metrics.snapshot_last_success.Value() ==
+        replywatch::to_seconds(time.wall.time_since_epoch()));
 
   // By time: nothing new, nothing due; one new event and the interval passed, due.
   time.pass(std::chrono::minutes(11));

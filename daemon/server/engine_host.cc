@@ -109,6 +109,26 @@ JournalLineResult EngineHost::replay_journal_line(std::string_view line) {
   return result.duplicate ? JournalLineResult::kDuplicate : JournalLineResult::kApplied;
 }
 
+JournalLineResult EngineHost::replay_record(storage::LogRecord& record) {
+  // A watermark no event could have produced is damage, and advancing to it would make the
+  // engine walk service-hours boundaries for millennia (the log's reader refuses records
+  // later than now + max_future_skew before they get here).
+  if (record.watermark.time_since_epoch().count() < 0 ||
+      record.watermark.time_since_epoch().count() > kMaxEpochMillis) {
+    return JournalLineResult::kCorrupt;
+  }
+  // A rule file removed since: its events have nothing left to count against.
+  if (rules_->find(record.event.platform) == nullptr) return JournalLineResult::kUnknownPlatform;
+  // Live, the engine was advanced once per request, before its first event.
+  if (!record.continues_batch) engine_.advance(record.watermark);
+  // Rules reloaded with a smaller cap or a new allow-list: the shop's events no longer count.
+  if (shops_.admit(record.event.platform, record.event.shop) == ShopAdmission::Verdict::kRefused) {
+    return JournalLineResult::kShopRefused;
+  }
+  const OfferResult result = offer(std::move(record.event));
+  return result.duplicate ? JournalLineResult::kDuplicate : JournalLineResult::kApplied;
+}
+
 void EngineHost::add_counts(std::uint32_t platform, const PlatformEventCounts& counts) {
   PlatformEventCounts& mine = platform_counts_[platform];
   for (std::size_t t = 0; t < mine.received.size(); ++t) mine.received[t] += counts.received[t];

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "alert_notifier.h"
+#include "event_log.h"
 #include "replywatch/engine.h"
 #include "replywatch/event.h"
 #include "replywatch/shop_admission.h"
@@ -55,6 +56,8 @@ class EngineHost final : private EffectSink {
   // Advances to the recorded watermark at a request's first record and offers the recorded
   // event, exactly as live.
   JournalLineResult replay_journal_line(std::string_view line);
+  // The same for a record of the event log. The record's event is moved from.
+  JournalLineResult replay_record(storage::LogRecord& record);
 
   // Bucket bounds in seconds of one SLA's histogram: its own thresholds (deadline and warning
   // point, or max_average and unanswered_cost) and 1/4, 1/2, 2 and 4 times its deadline or

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "snapshot_crc32c.h"
+#include "crc32c.h"
 
 namespace replywatch::server {
 namespace {
@@ -57,7 +57,7 @@ std::array<char, kHeaderBytes> encode(const Header& header) {
   put(out, header.written_at_ms);
   put(out, header.payload_bytes);
   put(out, header.payload_crc);
-  put(out, snapshot_crc32c(0, bytes.data(), kHeaderBytes - 4));
+  put(out, storage::crc32c(std::string_view(bytes.data(), kHeaderBytes - 4)));
   return bytes;
 }
 
@@ -158,10 +158,11 @@ std::error_code SnapshotStore::write(std::uint64_t sequence, Instant written_at,
   header.sequence = sequence;
   header.written_at_ms = written_at.time_since_epoch().count();
   off_t offset = kHeaderBytes;
+  storage::Crc32c payload_crc;
   {
     SnapshotWriter writer([&](std::string_view piece) {
       if (error) return;
-      header.payload_crc = snapshot_crc32c(header.payload_crc, piece.data(), piece.size());
+      storage::crc32c_update(payload_crc, piece);
       error = write_all(fd, piece.data(), piece.size(), offset);
       offset += static_cast<off_t>(piece.size());
     });
@@ -174,6 +175,7 @@ std::error_code SnapshotStore::write(std::uint64_t sequence, Instant written_at,
       throw;
     }
     header.payload_bytes = writer.bytes_written();
+    header.payload_crc = payload_crc.checksum();
   }
   if (!error) {
     const auto bytes = encode(header);
@@ -231,7 +233,7 @@ std::unique_ptr<LoadedSnapshot> SnapshotStore::read(const SnapshotFile& file,
   header.payload_bytes = take<std::uint64_t>(in);
   header.payload_crc = take<std::uint32_t>(in);
   const auto header_crc = take<std::uint32_t>(in);
-  if (header_crc != snapshot_crc32c(0, bytes, kHeaderBytes - 4)) {
+  if (header_crc != storage::crc32c(std::string_view(bytes, kHeaderBytes - 4))) {
     return refuse("the header's checksum does not match");
   }
   if (header.version != kSnapshotFormatVersion || header_bytes != kHeaderBytes) {
@@ -246,7 +248,8 @@ std::unique_ptr<LoadedSnapshot> SnapshotStore::read(const SnapshotFile& file,
     return refuse(fmt::format("{} byte(s) of payload where the header says {}", size - kHeaderBytes,
                               header.payload_bytes));
   }
-  if (snapshot_crc32c(0, bytes + kHeaderBytes, size - kHeaderBytes) != header.payload_crc) {
+  if (storage::crc32c(std::string_view(bytes + kHeaderBytes, size - kHeaderBytes)) !=
+      header.payload_crc) {
     return refuse("the payload's checksum does not match");
   }
   return std::make_unique<LoadedSnapshot>(file.path, header.sequence,
