@@ -55,6 +55,21 @@ DaemonMetrics::DaemonMetrics(std::uint32_t max_shops)
                         .Register(*registry)),
       alerts_dropped(counter(*registry, "replywatch_alertmanager_notifications_dropped_total",
                              "Conversation alerts dropped because a queue was full.")),
+      log_size(gauge(*registry, "replywatch_log_size_bytes",
+                     "Bytes of the event log on disk (segments kept by retention).")),
+      log_syncs(counter(*registry, "replywatch_log_syncs_total",
+                        "fdatasync calls that made appended events durable (one per group "
+                        "commit).")),
+      log_write_errors(counter(*registry, "replywatch_log_write_errors_total",
+                               "Group commits that failed (write, sync, or the log no longer at "
+                               "its path); their requests got 503.")),
+      log_torn_tails(counter(*registry, "replywatch_log_torn_tails_total",
+                             "Unfinished tails (a crash mid-write, never acknowledged) cut off "
+                             "the event log at start.")),
+      log_torn_bytes(counter(*registry, "replywatch_log_torn_tail_bytes_total",
+                             "Bytes of the unfinished tails cut off at start.")),
+      log_skipped(counter(*registry, "replywatch_log_damaged_records_skipped_total",
+                          "Damaged event log records skipped under --journal-repair.")),
       snapshots_written(counter(*registry, "replywatch_snapshots_written_total",
                                 "State snapshots written completely.")),
       snapshot_write_failures(counter(*registry, "replywatch_snapshot_write_failures_total",

@@ -43,6 +43,14 @@ struct DaemonMetrics {
   prometheus::Family<prometheus::Counter>& alerts_failed;
   prometheus::Counter& alerts_dropped;
 
+  // The event log.
+  prometheus::Gauge& log_size;
+  prometheus::Counter& log_syncs;
+  prometheus::Counter& log_write_errors;
+  prometheus::Counter& log_torn_tails;
+  prometheus::Counter& log_torn_bytes;
+  prometheus::Counter& log_skipped;
+
   // Snapshots and restores.
   prometheus::Counter& snapshots_written;
   prometheus::Counter& snapshot_write_failures;

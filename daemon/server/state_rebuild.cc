@@ -99,6 +99,7 @@ StateRebuild::Progress StateRebuild::step(std::size_t max_records, storage::Sequ
     ++report_.records;
     next_sequence_ = logged.sequence + 1;
   }
+  report_.damaged_records = reader_->skipped_records();
   if (error_) return Progress::kFailed;
   return more ? Progress::kMore : Progress::kDone;
 }

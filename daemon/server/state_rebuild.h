@@ -34,6 +34,7 @@ struct RebuildReport {
   // watermark.
   std::uint64_t skipped = 0;
   std::uint64_t snapshots_refused = 0;  // damaged or unreadable ones passed over
+  std::uint64_t damaged_records = 0;    // skipped by the log's reader (repair)
 };
 
 class StateRebuild {
