@@ -116,4 +116,14 @@ awk -v decode="$decode" -v engine="$engine" -v memory="$memory" -v ids="$memory_
   printf "| replay of %d events, wall time | %.2f s | wc -l %.3f s; decode alone %.2f s | %.0fx wc | - | reported |\n", replay_events, replay, wc, replay_events / decode, replay / wc
 }'
 [ -f "$work/before.txt" ] && cat "$work/before.txt"
+
+# 7. The event log: durable single-event ingest at 64 connections against the disk's limit, and
+# the storage choice (segment files vs SQLite WAL, bytes per event vs NDJSON).
+if [ -n "${SMOKE:-}" ]; then
+  RUNS=1 SECONDS_PER_RUN=1 bench/durable_ingest.sh "$build"
+  "$build/bench/log_bench" --dir "$work/log-bench" --sync-records 20 --records 2000
+else
+  RUNS="$runs" bench/durable_ingest.sh "$build"
+  "$build/bench/log_bench" --dir "$work/log-bench"
+fi
 exit 0

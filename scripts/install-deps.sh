@@ -12,8 +12,9 @@ packages=(
   # unit's test; Alertmanager and amtool, for the alerting tests (exporters/, the end-to-end run);
   # python3 runs the end-to-end test, the dashboard checks and the live benchmarks
   prometheus prometheus-alertmanager systemd python3
-  # bench/: Google Benchmark for the engine figures
-  libbenchmark-dev
+  # bench/: Google Benchmark for the engine figures; SQLite for the event log's storage choice
+  # (bench/log_bench.cc); wrk and curl for the live ingest figures
+  libbenchmark-dev libsqlite3-dev wrk curl
   # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)
   clang libclang-rt-14-dev
 )

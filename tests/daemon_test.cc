@@ -688,35 +688,6 @@ TEST_CASE("The daemon tells systemd when it is ready, reloading and stopping", "
   ::close(notify_fd);
 }
 
-TEST_CASE("Restore skips damaged journal lines and cuts a torn last line", "[daemon]") {
-  TempDir dir("damaged");
-  dir.write("rules/testchat.yaml", kTestRules);
-  const std::int64_t ts = now_ms() - 60'000;
-  std::string journal;
-  journal += std::to_string(ts) + "\t" + event("1", "buyer_message", "s1", "c1", ts) + "\n";
-  journal += "not a record at all\n";
-  // A watermark no clock could give: once, this made the restore spin for ever.
-  journal += "9223372036854775807\t" + event("2", "buyer_message", "s1", "c2", ts) + "\n";
-  journal += std::to_string(ts) + "+\t" + event("3", "agent_message", "s1", "c1", ts + 500) + "\n";
-  journal += std::to_string(ts) + "\t" + R"({"id":"4","platform":"testchat")";  // torn
-  dir.write("data/events.journal", journal);
-
-  DaemonProcess daemon(base_args(dir));
-  daemon.wait_for_log(R"(restored 4 journal record\(s\) in [0-9.]+ s \(2 skipped\))");
-  CHECK(daemon.log().find("dropping") != std::string::npos);
-  const auto samples = scrape(daemon);
-  CHECK(value_or(samples, series("replywatch_sla_rounds_total", "s1", "reply_2s")) == 1);
-  CHECK(value_or(samples, series("replywatch_sla_breaches_total", "s1", "reply_2s")) == 0);
-  // The journal goes on from whole lines: a new event lands after the cut.
-  CHECK(http_call(daemon.ingest_port(), "POST", "/v1/events",
-                  event("5", "buyer_message", "s1", "c5", now_ms()), kJson)
-            .status == 200);
-  std::ifstream in(dir.path() / "data/events.journal");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  CHECK(text.find(R"({"id":"4")") == std::string::npos);
-  CHECK(text.ends_with("}\n"));
-}
-
 TEST_CASE("A client trickling its header loses its connection after the read timeout", "[daemon]") {
   TempDir dir("slow");
   dir.write("rules/testchat.yaml", kTestRules);

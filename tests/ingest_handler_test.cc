@@ -56,9 +56,9 @@ class FakeBackend final : public IngestBackend {
     return platform == "tmall" || platform == "jd";
   }
   bool clock_suspect() const override { return suspect; }
-  IngestCommit commit(std::vector<Event>& events) override {
+  void commit(std::vector<Event> events, std::function<void(IngestCommit)> done) override {
     commits.push_back(events);
-    if (!durable) return IngestCommit{};
+    if (!durable) return done(IngestCommit{});
     IngestCommit result;
     result.durable = true;
     for (std::size_t i = 0; i < events.size(); ++i) {
@@ -73,7 +73,7 @@ class FakeBackend final : public IngestBackend {
         ++result.duplicates;
       }
     }
-    return result;
+    done(result);
   }
   void count_rejected_event(RejectReason reason) override { rejected.push_back(reason); }
   void count_refused_request(replywatch::server::RefusalReason reason,
@@ -517,6 +517,7 @@ TEST_CASE("ingest: 503 when the events cannot be made durable", "[ingest]") {
   const std::string body = "[" + event_json("m1") + "," + event_json("m2", kNowMs, "taobao") + "]";
   const HttpResponse response = handle_ingest_request(post(body), IngestSettings{}, backend);
   CHECK(response.result() == http::status::service_unavailable);
+  CHECK(response[http::field::retry_after] == "1");
   const boost::json::object answer = json_of(response);
   CHECK(answer.contains("error"));
   CHECK_FALSE(answer.contains("accepted"));  // nothing was taken: no per-event answer
@@ -627,11 +628,11 @@ TEST_CASE("ingest: decoding is cut into slices run through the backend", "[inges
     bool ready() const override { return true; }
     Instant now() const override { return kNow; }
     bool platform_known(std::string_view platform) const override { return platform == "tmall"; }
-    IngestCommit commit(std::vector<Event>& events) override {
+    void commit(std::vector<Event> events, std::function<void(IngestCommit)> done) override {
       IngestCommit result;
       result.durable = true;
       result.accepted = events.size();
-      return result;
+      done(result);
     }
     void count_rejected_event(RejectReason) override {}
     void count_refused_request(replywatch::server::RefusalReason, std::string_view) override {}

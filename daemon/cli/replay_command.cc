@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -8,8 +9,10 @@
 #include <vector>
 
 #include "commands.h"
+#include "local_event_log.h"
 #include "replywatch/replay_session.h"
 #include "replywatch/rule_loader.h"
+#include "time_source.h"
 
 namespace replywatch::cli {
 namespace {
@@ -18,15 +21,18 @@ constexpr const char* kReplayUsage =
     "usage: replywatch replay [--rules DIR] [--until TS] [--format json|table]\n"
     "                         [--allowed-lateness DURATION] [--dedup-retention DURATION]\n"
     "                         [--max-shops N]\n"
-    "                         FILE...\n"
+    "                         FILE... | --journal DATA_DIR\n"
     "\n"
     "Runs the rule engine on recorded events (NDJSON, one event per line; FILE '-' is standard\n"
-    "input) and prints the state at --until.\n"
+    "input), or on the event log of a daemon's data directory (read only: no lock taken, nothing\n"
+    "cut, so it works while the daemon runs; time advances as it did in the daemon), and prints\n"
+    "the state at --until.\n"
     "\n"
     "  --rules DIR                  rule directory (default: rules)\n"
     "  --until TS                   RFC 3339 or epoch milliseconds (default: the largest ts\n"
     "                               among accepted events); later events are counted, not applied\n"
     "  --format json|table          output format (default: table)\n"
+    "  --journal DATA_DIR           read the event log in DATA_DIR/log instead of FILEs\n"
     "  --allowed-lateness DURATION  reorder window (default: 2s)\n"
     "  --dedup-retention DURATION   how long an event id makes copies duplicates (default: 24h)\n"
     "  --max-shops N                shops per platform without an allow-list, as in run\n"
@@ -36,12 +42,14 @@ constexpr const char* kReplayUsage =
 
 // Rejected lines named on stderr before only a count is kept.
 constexpr int kRejectedLinesShown = 10;
+constexpr std::size_t kLogRecordsPerRead = 4096;
 
 struct ReplayArguments {
   std::string rules = "rules";
   std::string format = "table";
   ReplayOptions options;
   std::vector<std::string> files;
+  std::optional<std::string> journal;  // a data directory
 };
 
 std::optional<Instant> parse_until(const std::string& text) {
@@ -52,6 +60,58 @@ std::optional<Instant> parse_until(const std::string& text) {
     if (millis <= kMaxEpochMillis) return Instant(Duration(millis));
   }
   return std::nullopt;
+}
+
+int print_report(const ReplayReport& report, const std::string& format) {
+  const std::string text =
+      format == "json" ? format_report_json(report) : format_report_table(report);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return kExitOk;
+}
+
+// Feeds every record of DATA_DIR's event log, in log order, advancing the engine to the
+// watermarks the daemon recorded, so the report is what the daemon's engine holds.
+int replay_event_log(const std::string& data_directory, ReplaySession& session) {
+  const std::string directory = (std::filesystem::path(data_directory) / "log").string();
+  std::error_code code;
+  if (!std::filesystem::is_directory(directory, code)) {
+    fmt::print(stderr, "replywatch replay: no event log in {} (expected {})\n", data_directory,
+               directory);
+    return kExitUsage;
+  }
+  storage::ReadOptions options;
+  options.now = server::SystemTimeSource().now();
+  // Generous: this reads what a daemon with any max_future_skew wrote; only the impossible is
+  // refused.
+  options.max_future_skew = std::chrono::hours(24 * 366);
+  storage::LogError error;
+  auto reader = storage::LocalEventLog::read_only(directory, 1, options, error);
+  if (!reader) {
+    fmt::print(stderr, "replywatch replay: {}\n", error.message);
+    return kExitFailed;
+  }
+  std::vector<storage::LoggedRecord> chunk;
+  std::uint64_t rejected = 0;
+  for (bool more = true; more;) {
+    chunk.clear();
+    more = reader->read(kLogRecordsPerRead, UINT64_MAX, chunk, error);
+    for (storage::LoggedRecord& logged : chunk) {
+      const std::optional<Rejection> rejection = session.feed_logged(
+          std::move(logged.record.event), logged.record.watermark, logged.record.continues_batch);
+      if (rejection && ++rejected <= kRejectedLinesShown) {
+        fmt::print(stderr, "{} record {}: rejected: {}\n", directory, logged.sequence,
+                   reject_reason_name(rejection->reason));
+      }
+    }
+  }
+  if (error) {
+    fmt::print(stderr, "replywatch replay: {}\n", error.message);
+    return kExitFailed;
+  }
+  if (rejected > kRejectedLinesShown) {
+    fmt::print(stderr, "... and {} more rejected records\n", rejected - kRejectedLinesShown);
+  }
+  return kExitOk;
 }
 
 }  // namespace
@@ -84,10 +144,13 @@ int run_replay(const std::vector<std::string>& args) {
       return kExitOk;
     }
     if (name == "--rules" || name == "--until" || name == "--format" ||
-        name == "--allowed-lateness" || name == "--dedup-retention" || name == "--max-shops") {
+        name == "--allowed-lateness" || name == "--dedup-retention" || name == "--max-shops" ||
+        name == "--journal") {
       const std::optional<std::string> text = take_value();
       if (!text) return usage_error(fmt::format("{} needs a value", name));
-      if (name == "--rules") {
+      if (name == "--journal") {
+        parsed.journal = *text;
+      } else if (name == "--rules") {
         parsed.rules = *text;
       } else if (name == "--format") {
         if (*text != "json" && *text != "table") {
@@ -118,7 +181,12 @@ int run_replay(const std::vector<std::string>& args) {
       return usage_error(fmt::format("unknown option \"{}\"", arg));
     parsed.files.push_back(arg);
   }
-  if (parsed.files.empty()) return usage_error("no input FILE (use - for standard input)");
+  if (parsed.files.empty() && !parsed.journal) {
+    return usage_error("no input FILE (use - for standard input) and no --journal DATA_DIR");
+  }
+  if (!parsed.files.empty() && parsed.journal) {
+    return usage_error("give FILEs or --journal DATA_DIR, not both");
+  }
 
   RuleLoadResult loaded = load_rule_directory(parsed.rules);
   if (!loaded.ok()) {
@@ -144,6 +212,10 @@ int run_replay(const std::vector<std::string>& args) {
   }
 
   ReplaySession session(std::make_shared<const RuleSet>(std::move(loaded.rules)), parsed.options);
+  if (parsed.journal) {
+    if (const int failed = replay_event_log(*parsed.journal, session)) return failed;
+    return print_report(session.finish(), parsed.format);
+  }
   std::uint64_t rejected_lines = 0;
   std::string line;
   for (std::size_t f = 0; f < parsed.files.size(); ++f) {
@@ -168,11 +240,7 @@ int run_replay(const std::vector<std::string>& args) {
   if (rejected_lines > kRejectedLinesShown) {
     fmt::print(stderr, "... and {} more rejected lines\n", rejected_lines - kRejectedLinesShown);
   }
-  const ReplayReport report = session.finish();
-  const std::string text =
-      parsed.format == "json" ? format_report_json(report) : format_report_table(report);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  return kExitOk;
+  return print_report(session.finish(), parsed.format);
 }
 
 }  // namespace replywatch::cli

@@ -26,7 +26,7 @@ constexpr const char* kRunUsage =
     "\n"
     "  --config FILE                 YAML config file\n"
     "  --rules DIR                   rule directory (default: rules)\n"
-    "  --data DIR                    journal directory (default: replywatch-data)\n"
+    "  --data DIR                    data directory: event log, lock (default: replywatch-data)\n"
     "  --ingest-listen HOST:PORT     webhook listener (default: 127.0.0.1:9870; port 0 picks one)\n"
     "  --admin-listen HOST:PORT      admin listener (default: 127.0.0.1:9871)\n"
     "  --ingest-secret-file FILE     HMAC-SHA256 secret; required to listen beyond loopback\n"
@@ -45,12 +45,17 @@ constexpr const char* kRunUsage =
     "  --admin-hosts NAMES           comma-separated names the admin listener answers to\n"
     "                                besides localhost and loopback addresses\n"
     "  --admin-insecure              allow a non-loopback --admin-listen (no TLS, no auth)\n"
+    "  --fsync always|interval       when an event is durable: after its fdatasync (default),\n"
+    "                                or once written, synced every --fsync-interval\n"
+    "  --fsync-interval DURATION     sync period under --fsync interval (default: 1s)\n"
+    "  --journal-repair              start even if the event log has damaged records: skip\n"
+    "                                and count them\n"
     "  --help                        this text\n"
     "  --version                     print the version\n"
     "\n"
     "Signals: SIGHUP reloads the rules; SIGTERM and SIGINT stop gracefully.\n";
 
-constexpr std::array<const char*, 17> kSettingFlags = {"rules",
+constexpr std::array<const char*, 20> kSettingFlags = {"rules",
                                                        "data",
                                                        "ingest-listen",
                                                        "admin-listen",
@@ -66,7 +71,10 @@ constexpr std::array<const char*, 17> kSettingFlags = {"rules",
                                                        "max-inflight-body-bytes",
                                                        "max-shops",
                                                        "admin-hosts",
-                                                       "admin-insecure"};
+                                                       "admin-insecure",
+                                                       "fsync",
+                                                       "fsync-interval",
+                                                       "journal-repair"};
 
 }  // namespace
 
@@ -97,7 +105,8 @@ int run_daemon(const std::vector<std::string>& args) {
     const bool known = name == "config" || std::find(kSettingFlags.begin(), kSettingFlags.end(),
                                                      name) != kSettingFlags.end();
     if (!known) return usage_error(fmt::format("unknown option --{}", name));
-    if (!value && name == "admin-insecure") value = "true";  // a switch
+    if (!value && (name == "admin-insecure" || name == "journal-repair"))
+      value = "true";  // switches
     if (!value) {
       if (i + 1 >= args.size()) return usage_error(fmt::format("--{} needs a value", name));
       value = args[++i];

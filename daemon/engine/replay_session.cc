@@ -27,6 +27,24 @@ std::optional<Rejection> ReplaySession::feed(const boost::json::value& value) {
       value, [&rules](std::string_view platform) { return rules.find(platform) != nullptr; }));
 }
 
+std::optional<Rejection> ReplaySession::feed_logged(Event event, Instant watermark,
+                                                    bool continues_request) {
+  if (engine_.rules().find(event.platform) == nullptr) {
+    ++rejected_;
+    return Rejection{RejectReason::kUnknownPlatform, "platform"};
+  }
+  if (shops_.admit(event.platform, event.shop) == ShopAdmission::Verdict::kRefused) {
+    ++rejected_;
+    return Rejection{RejectReason::kTooManyShops, "shop"};
+  }
+  if (!continues_request) engine_.advance(watermark);
+  const Instant ts = event.ts;
+  if (!engine_.offer(std::move(event)).duplicate) {
+    largest_accepted_ts_ = largest_accepted_ts_ ? std::max(*largest_accepted_ts_, ts) : ts;
+  }
+  return std::nullopt;
+}
+
 std::optional<Rejection> ReplaySession::offer(std::variant<Event, Rejection> decoded) {
   if (auto* rejection = std::get_if<Rejection>(&decoded)) {
     ++rejected_;

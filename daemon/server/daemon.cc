@@ -17,21 +17,26 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "admin_handler.h"
 #include "alertmanager_client.h"
 #include "daemon_metrics.h"
+#include "data_directory_lock.h"
 #include "engine_host.h"
 #include "engine_metrics.h"
 #include "event_clock.h"
 #include "http_server.h"
 #include "ingest_handler.h"
-#include "journal.h"
+#include "journal_migration.h"
+#include "local_event_log.h"
 #include "process_metrics.h"
 #include "refusal_reason.h"
 #include "replywatch/event_codec.h"
 #include "replywatch/rule_loader.h"
 #include "rule_reloader.h"
+#include "snapshotter.h"
+#include "state_rebuild.h"
 
 namespace replywatch::server {
 
@@ -40,7 +45,7 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// Journal lines applied per turn of the event loop while restoring, so /-/healthy and
+// Log records applied per turn of the event loop while restoring, so /-/healthy and
 // /-/ready keep answering.
 constexpr std::size_t kRestoreLinesPerTurn = 4'096;
 // The engine's timer is re-armed at least this often, so a wall-clock step is noticed.
@@ -53,7 +58,7 @@ constexpr int kCorruptLinesLogged = 10;
 // How often active conversation alerts are checked for a re-send.
 constexpr Duration kMaxResendCheck = std::chrono::seconds(5);
 
-// Descriptors kept free of the listeners' caps: journal, lock, epoll, signals, rule files.
+// Descriptors kept free of the listeners' caps: log, lock, epoll, signals, rule files.
 constexpr std::uint64_t kSpareDescriptors = 64;
 // The admin listener's own connection cap: a few scrapers and operators, never starved by
 // ingest connections.
@@ -78,6 +83,15 @@ std::optional<std::string> read_secret(const std::string& path, std::string& err
 
 void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
 
+struct EventKeyHash {
+  std::size_t operator()(const EventKey& key) const { return key.low ^ (key.high * 31); }
+};
+struct EventKeyEqual {
+  bool operator()(const EventKey& a, const EventKey& b) const {
+    return a.low == b.low && a.high == b.high;
+  }
+};
+
 // One listener's refusal log, at most one line per interval.
 struct RefusalLog {
   LogRateLimiter limiter{kRefusalLogInterval};
@@ -97,6 +111,8 @@ class Daemon::Impl final {
         shutdown_timer_(io_),
         shutdown_poll_(io_),
         resend_timer_(io_),
+        snapshot_timer_(io_),
+        fsync_timer_(io_),
         metrics_(config_.max_shops) {}
   ~Impl() {
     if (worker_.joinable()) worker_.join();
@@ -117,7 +133,9 @@ class Daemon::Impl final {
     bool platform_known(std::string_view platform) const override {
       return impl_.rules_->find(platform) != nullptr;
     }
-    IngestCommit commit(std::vector<Event>& events) override { return impl_.commit(events); }
+    void commit(std::vector<Event> events, std::function<void(IngestCommit)> done) override {
+      impl_.commit(std::move(events), std::move(done));
+    }
     void count_rejected_event(RejectReason reason) override {
       impl_.metrics_.rejected(reason).Increment();
     }
@@ -149,7 +167,11 @@ class Daemon::Impl final {
     Impl& impl_;
   };
 
-  IngestCommit commit(std::vector<Event>& events);
+  struct PendingCommit;
+  void commit(std::vector<Event> events, std::function<void(IngestCommit)> done);
+  void on_durable(PendingCommit& pending, const storage::AppendOutcome& outcome);
+  void arm_fsync_timer();
+  void update_log_metrics();
   std::string metrics_text();
   void reload(std::string trigger, std::function<void(ReloadOutcome)> done);
   std::optional<boost::json::object> at_risk(const AtRiskQuery& query);
@@ -158,9 +180,9 @@ class Daemon::Impl final {
   bool open_data_directory();
   bool bind(HttpServer& server, const ListenAddress& address, const char* name);
   void wait_for_signal();
-  struct Rebuild;
   bool start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger);
-  void rebuild_step(const Rebuild* expected);
+  void rebuild_step(const StateRebuild* expected);
+  void arm_snapshot_timer();
   void finish_restore();
   void finish_reload();
   void advance_to_now();
@@ -186,6 +208,7 @@ class Daemon::Impl final {
   net::steady_timer shutdown_timer_;
   net::steady_timer shutdown_poll_;
   net::steady_timer resend_timer_;
+  net::steady_timer fsync_timer_;  // fsync: interval
   std::unique_ptr<HttpServer> ingest_;
   std::unique_ptr<HttpServer> admin_;
   IngestSettings ingest_settings_;
@@ -198,22 +221,30 @@ class Daemon::Impl final {
 
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<EngineHost> host_;
-  std::string journal_path_;
-  int lock_fd_ = -1;
-  JournalWriter journal_;
+  std::string log_path_;  // DATA/log
+  std::unique_ptr<storage::DataDirectoryLock> lock_;
+  std::unique_ptr<storage::EventLog> event_log_;
+  // Records before this one are in host_: the end a rebuild may read to.
+  storage::Sequence applied_end_ = 1;
+  // Requests handed to the log and not yet completed. While any is, the engine is not advanced
+  // (timers wait): each completion advances it to its own recorded watermark before offering,
+  // so the live engine sees exactly what a replay of the log sees.
+  std::size_t pending_commits_ = 0;
+  Instant last_recorded_watermark_{};
+  // Keys of events being written: a copy arriving meanwhile is a duplicate.
+  std::unordered_set<EventKey, EventKeyHash, EventKeyEqual> reserved_;
+  storage::LogStats reported_log_stats_;
 
-  // A new host being built from the journal, a bounded number of lines per turn of the event
-  // loop: on start (the daemon is not ready until it is done) and on reload (the old host serves
-  // meanwhile). Reloads asked for meanwhile wait for it (RuleReloader).
-  struct Rebuild {
-    std::shared_ptr<const RuleSet> rules;
-    std::unique_ptr<EngineHost> host;
-    JournalReader reader;
-    std::string trigger;  // "start", "SIGHUP", "POST /-/reload"
-    Instant started{};
-    std::uint64_t skipped = 0;
-  };
-  std::unique_ptr<Rebuild> rebuild_;
+  // A new host being built from the snapshots and the log, a bounded number of records per turn
+  // of the event loop: on start (the daemon is not ready until it is done) and on reload (the
+  // old host serves meanwhile). Reloads asked for meanwhile wait for it (RuleReloader).
+  std::unique_ptr<StateRebuild> rebuild_;
+  std::string rebuild_trigger_;  // "start", "SIGHUP", "POST /-/reload"
+  SteadyInstant rebuild_started_{};
+  // The identity of rules_ and the settings that shape the state, stored in every snapshot.
+  RuleSetIdentity identity_;
+  std::optional<Snapshotter> snapshots_;
+  net::steady_timer snapshot_timer_;
 
   Instant started_at_{};
   bool ready_ = false;
@@ -223,9 +254,9 @@ class Daemon::Impl final {
   DaemonMetrics metrics_;
   std::unique_ptr<AlertmanagerClient> alertmanager_;  // only with alertmanager.urls
   std::array<RefusalLog, 2> refusal_logs_;
-  // Retried webhooks answered as duplicates and never journaled, by platform, since start: a
+  // Retried webhooks answered as duplicates and never logged, by platform, since start: a
   // reload's rebuild cannot count them, so they are added back.
-  std::unordered_map<std::string, PlatformEventCounts> unjournaled_;
+  UnloggedCounts unjournaled_;
 };
 
 std::unique_ptr<EngineHost> Daemon::Impl::new_host(std::shared_ptr<const RuleSet> rules) const {
@@ -248,14 +279,47 @@ bool Daemon::Impl::open_data_directory() {
     log_.error("cannot create the data directory {}: {}", config_.data, error.message());
     return false;
   }
-  const std::string lock_path = (std::filesystem::path(config_.data) / "lock").string();
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    log_.error("cannot lock {}: another replywatch is using the data directory {}", lock_path,
-               config_.data);
+  storage::LogError failure;
+  lock_ = storage::DataDirectoryLock::acquire(config_.data, failure);
+  if (!lock_) {
+    log_.error("cannot lock the data directory: {}", failure.message);
     return false;
   }
-  journal_path_ = (std::filesystem::path(config_.data) / "events.journal").string();
+  log_path_ = (std::filesystem::path(config_.data) / "log").string();
+  storage::MigrationReport migration;
+  if ((failure = storage::migrate_journal(config_.data, log_path_, migration))) {
+    log_.error("cannot convert the old journal to the event log: {}", failure.message);
+    return false;
+  }
+  if (migration.migrated) {
+    log_.info(
+        "converted the old journal to the event log {}: {} record(s), {} line(s) that were not "
+        "records skipped, {} byte(s) of an unfinished last line dropped; the old file is kept "
+        "as {}",
+        log_path_, migration.records, migration.skipped_lines, migration.torn_bytes,
+        migration.kept_as);
+  }
+  storage::LocalLogOptions options;
+  options.directory = log_path_;
+  options.fsync = config_.fsync == FsyncMode::kAlways ? storage::FsyncPolicy::kAlways
+                                                      : storage::FsyncPolicy::kInterval;
+  options.repair = config_.journal_repair;
+  options.also_check = [lock = lock_.get()] { return lock->check(); };
+  storage::OpenReport report;
+  event_log_ = storage::LocalEventLog::open(std::move(options), failure, &report);
+  if (!event_log_) {
+    log_.error("cannot open the event log: {}", failure.message);
+    return false;
+  }
+  if (report.torn_bytes > 0) {
+    log_.warning("{}: cut {} byte(s) of an unfinished last record (never acknowledged)",
+                 report.torn_at, report.torn_bytes);
+  }
+  if (report.skipped_records > 0) {
+    log_.warning("{}: skipping {} damaged record(s) in the newest segment (--journal-repair)",
+                 log_path_, report.skipped_records);
+  }
+  applied_end_ = event_log_->next_sequence();
   return true;
 }
 
@@ -461,130 +525,161 @@ void Daemon::Impl::make_reloader() {
 }
 
 bool Daemon::Impl::start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger) {
-  auto rebuild = std::make_unique<Rebuild>();
-  if (const std::error_code error = rebuild->reader.open(journal_path_)) {
-    log_.error("cannot read the journal {}: {}", journal_path_, error.message());
+  const bool restore = trigger == "start";
+  if (!snapshots_) {
+    SnapshotStore store((std::filesystem::path(config_.data) / "snapshots").string());
+    if (const std::error_code error = store.prepare()) {
+      log_.error("cannot create the snapshot directory {}: {}", store.directory(), error.message());
+      return false;
+    }
+    SnapshotSchedule schedule;
+    schedule.every_events = config_.snapshot_every_events;
+    schedule.interval = config_.snapshot_interval;
+    schedule.kept = config_.snapshots_kept;
+    snapshots_.emplace(std::move(store), schedule, time_, log_, &metrics_);
+  }
+  StateRebuild::Inputs inputs;
+  inputs.identity = rule_set_identity(*rules, config_.dedup_retention, config_.max_shops);
+  inputs.rules = std::move(rules);
+  inputs.new_host = [this](std::shared_ptr<const RuleSet> for_rules) {
+    return new_host(std::move(for_rules));
+  };
+  inputs.log = event_log_.get();
+  inputs.read_options.now = clock_.now();
+  inputs.read_options.max_future_skew = config_.max_future_skew;
+  inputs.read_options.repair = config_.journal_repair;
+  inputs.logger = &log_;
+  inputs.metrics = &metrics_;
+  storage::LogError read_error;
+  // Refused when the log is no longer at its path: never rebuild from another one.
+  rebuild_ = restore ? StateRebuild::restore(std::move(inputs), snapshots_->store(), read_error)
+                     : StateRebuild::reload(std::move(inputs), read_error);
+  if (!rebuild_) {
+    log_.error("cannot read the event log {}: {}", log_path_, read_error.message);
     return false;
   }
-  rebuild->host = new_host(rules);
-  rebuild->rules = std::move(rules);
-  rebuild->trigger = std::move(trigger);
-  rebuild->started = time_.now();
-  rebuild_ = std::move(rebuild);
+  rebuild_trigger_ = std::move(trigger);
+  rebuild_started_ = time_.steady_now();
   net::post(io_, [this, expected = rebuild_.get()] { rebuild_step(expected); });
   return true;
 }
 
-void Daemon::Impl::rebuild_step(const Rebuild* expected) {
+void Daemon::Impl::rebuild_step(const StateRebuild* expected) {
   if (stopping_ || rebuild_.get() != expected) return;  // superseded by a newer reload
-  Rebuild& rebuild = *rebuild_;
-  std::error_code error;
-  // Lines appended meanwhile are read too: the end is the file's end at the last turn, and
-  // nothing is appended between that read and the swap, which happen in the same turn.
-  const bool more = rebuild.reader.read(
-      kRestoreLinesPerTurn,
-      [&](std::string_view line, std::uint64_t number) {
-        const JournalLineResult result = rebuild.host->replay_journal_line(line);
-        if (result == JournalLineResult::kCorrupt) {
-          if (++rebuild.skipped <= kCorruptLinesLogged) {
-            log_.warning("{}:{}: not a journal record; skipped", journal_path_, number);
-          }
-        } else if (result == JournalLineResult::kUnknownPlatform ||
-                   result == JournalLineResult::kShopRefused) {
-          ++rebuild.skipped;
-        }
-      },
-      error);
-  if (error) {
-    log_.error("reading the journal {} failed: {}", journal_path_, error.message());
-    if (rebuild.trigger == "start") {
-      exit_code_ = 1;
-      shutdown("journal unreadable");
-    } else {
-      metrics_.reload_successful.Set(0);
-      log_.error("reload ({}) abandoned; the old rules stay in force", rebuild.trigger);
-      rebuild_.reset();
-      notify_systemd("READY=1");
-      reloader_->rebuild_finished(false);
-    }
+  // Records appended meanwhile are read too, up to those already applied to the live host:
+  // the rest reach the new host through their completions, after the swap, which happens in
+  // the same turn as the last read.
+  switch (rebuild_->step(kRestoreLinesPerTurn, applied_end_)) {
+    case StateRebuild::Progress::kMore:
+      net::post(io_, [this, expected] { rebuild_step(expected); });
+      return;
+    case StateRebuild::Progress::kDone:
+      if (rebuild_trigger_ == "start") {
+        finish_restore();
+      } else {
+        finish_reload();
+      }
+      return;
+    case StateRebuild::Progress::kFailed:
+      break;
+  }
+  log_.error("reading the event log failed: {}", rebuild_->error().message);
+  if (rebuild_trigger_ == "start") {
+    exit_code_ = 1;
+    shutdown("event log unreadable");
     return;
   }
-  if (more) {
-    net::post(io_, [this, expected] { rebuild_step(expected); });
-    return;
-  }
-  if (rebuild.trigger == "start") {
-    finish_restore();
-  } else {
-    finish_reload();
-  }
+  metrics_.reload_successful.Set(0);
+  log_.error("reload ({}) abandoned; the old rules stay in force", rebuild_trigger_);
+  rebuild_.reset();
+  notify_systemd("READY=1");
+  reloader_->rebuild_finished(false);
 }
 
 void Daemon::Impl::finish_restore() {
-  Rebuild& rebuild = *rebuild_;
-  // A line cut short by a crash was never acknowledged; cut it off so the next append starts
-  // on a line of its own.
-  std::error_code size_error;
-  const std::uintmax_t size = std::filesystem::file_size(journal_path_, size_error);
-  if (!size_error && size > rebuild.reader.complete_bytes()) {
-    log_.warning("{}: dropping {} byte(s) of an unfinished last record", journal_path_,
-                 size - rebuild.reader.complete_bytes());
-    if (const std::error_code error =
-            truncate_journal(journal_path_, rebuild.reader.complete_bytes())) {
-      log_.error("cannot truncate {}: {}", journal_path_, error.message());
-      exit_code_ = 1;
-      shutdown("journal unwritable");
-      return;
-    }
+  const RebuildReport report = rebuild_->report();
+  if (report.damaged_records > 0) {
+    log_.warning("skipped {} damaged record(s) of the event log (--journal-repair)",
+                 report.damaged_records);
+    metrics_.log_skipped.Increment(static_cast<double>(report.damaged_records));
   }
-  if (const std::error_code error = journal_.open(journal_path_)) {
-    log_.error("cannot open the journal {} for writing: {}", journal_path_, error.message());
-    exit_code_ = 1;
-    shutdown("journal unwritable");
-    return;
-  }
-  const std::uint64_t lines = rebuild.reader.lines_read();
-  const std::uint64_t skipped = rebuild.skipped;
-  const double seconds = to_seconds(time_.now() - rebuild.started);
-  host_ = std::move(rebuild.host);
+  const double seconds = to_seconds(time_.steady_now() - rebuild_started_);
+  host_ = rebuild_->take_host();
+  unjournaled_ = rebuild_->take_unlogged();
+  identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
   rebuild_.reset();
+  snapshots_->restored(applied_end_, report.snapshot_sequence);
+  metrics_.restore_duration.Set(seconds);
+  metrics_.restore_records.Set(static_cast<double>(report.records));
   go_live(*host_, nullptr);
   advance_to_now();
   arm_resend_timer();
+  arm_fsync_timer();
+  arm_snapshot_timer();
   ready_ = true;
-  log_.info("restored {} journal record(s) in {:.3f} s ({} skipped); ready", lines, seconds,
-            skipped);
+  log_.info("restored {} journal record(s){} in {:.3f} s ({} skipped); ready", report.records,
+            report.snapshot_path.empty()
+                ? std::string()
+                : fmt::format(" after the snapshot {} (records before {})", report.snapshot_path,
+                              report.snapshot_sequence),
+            seconds, report.skipped);
   notify_systemd("READY=1\nSTATUS=ready");
   arm_engine_timer();
 }
 
 void Daemon::Impl::finish_reload() {
-  Rebuild& rebuild = *rebuild_;
+  std::unique_ptr<EngineHost> rebuilt = rebuild_->take_host();
+  const std::shared_ptr<const RuleSet> rules = rebuild_->rules();
   for (const auto& [platform, counts] : unjournaled_) {
-    if (const PlatformRules* kept = rebuild.rules->find(platform)) {
-      rebuild.host->add_counts(static_cast<std::uint32_t>(kept - rebuild.rules->platforms.data()),
-                               counts);
+    if (const PlatformRules* kept = rules->find(platform)) {
+      rebuilt->add_counts(static_cast<std::uint32_t>(kept - rules->platforms.data()), counts);
     }
   }
-  rules_ = rebuild.rules;
-  go_live(*rebuild.host, host_.get());
-  host_ = std::move(rebuild.host);
+  rules_ = rules;
+  identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
+  go_live(*rebuilt, host_.get());
+  host_ = std::move(rebuilt);
   advance_to_now();
   metrics_.reload_successful.Set(1);
   metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
+  const RebuildReport report = rebuild_->report();
   log_.info(
       "reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
       "in {:.3f} s",
-      rules_->platforms.size(), rebuild.trigger, rebuild.reader.lines_read(), rebuild.skipped,
-      to_seconds(time_.now() - rebuild.started));
+      rules_->platforms.size(), rebuild_trigger_, report.records, report.skipped,
+      to_seconds(time_.steady_now() - rebuild_started_));
   rebuild_.reset();
+  // The snapshots on disk hold the old rules' state: take one of the new at once, so that a
+  // restart does not fall back to the whole log.
+  snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
   notify_systemd("READY=1");
   arm_engine_timer();
   reloader_->rebuild_finished(true);
 }
 
+// Reaps a finished snapshot and starts the next one when it is due. A snapshot covers the
+// records applied to the host (applied_end_); those still being written reach it later and are
+// read from the log after the snapshot on a restart.
+void Daemon::Impl::arm_snapshot_timer() {
+  if (stopping_ || !snapshots_) return;
+  snapshot_timer_.expires_after(std::chrono::seconds(1));
+  snapshot_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    try {
+      snapshots_->poll();
+      if (host_ && !rebuild_)
+        snapshots_->maybe_start(*host_, identity_, unjournaled_, applied_end_);
+    } catch (const std::exception& failure) {
+      log_.error("internal error while taking a snapshot: {}", failure.what());
+    }
+    arm_snapshot_timer();
+  });
+}
+
 void Daemon::Impl::advance_to_now() {
-  if (!host_) return;
+  // Held while requests are being made durable: their completions advance the engine to their
+  // recorded watermarks first (see commit).
+  if (!host_ || pending_commits_ > 0) return;
   const Instant now = clock_.now();
   metrics_.clock_suspect.Set(clock_.suspect() ? 1 : 0);
   host_->engine().advance(now - config_.allowed_lateness);
@@ -623,7 +718,9 @@ void Daemon::Impl::arm_resend_timer() {
 }
 
 void Daemon::Impl::arm_engine_timer() {
-  if (!host_ || stopping_) return;
+  // While requests are being made durable the engine is held (advance_to_now); the last
+  // completion re-arms. Arming now would only spin on a timer already due.
+  if (!host_ || stopping_ || pending_commits_ > 0) return;
   const auto next = host_->engine().next_due();
   // The engine applies what lies strictly before its watermark (now - lateness), so the
   // watermark must pass `next` by a millisecond.
@@ -644,62 +741,165 @@ void Daemon::Impl::arm_engine_timer() {
   });
 }
 
-IngestCommit Daemon::Impl::commit(std::vector<Event>& events) {
+// One request between its append to the log and the completion that answers it.
+struct Daemon::Impl::PendingCommit {
+  enum class Kind : std::uint8_t { kRefused, kWritten, kDuplicate, kCopyInFlight };
+  std::vector<Event> events;
+  std::vector<Kind> kinds;
+  std::vector<EventKey> keys;
+  std::vector<std::size_t> newly_admitted;
+  const EngineHost* host = nullptr;  // the host the keys and admissions belong to
+  Instant watermark{};
+  std::size_t written = 0;
+  IngestCommit result;
+  std::function<void(IngestCommit)> done;
+};
+
+// Validate, one dedup probe per event that also reserves its key, append to the log; the
+// completion (on_durable) offers to the engine and answers. Nothing is offered before it is
+// durable, and the engine does not move past this request's watermark until then.
+void Daemon::Impl::commit(std::vector<Event> events, std::function<void(IngestCommit)> done) {
   advance_to_now();
   Engine& engine = host_->engine();
-  const Instant watermark = engine.watermark();
   ShopAdmission& shops = host_->shops();
-  IngestCommit result;
-  std::string records;
-  std::vector<bool> journaled(events.size(), false);
-  std::vector<EventKey> keys(events.size());  // each event hashed once, for both dedup probes
-  std::vector<bool> refused(events.size(), false);
-  std::vector<std::size_t> newly_admitted;
-  for (std::size_t i = 0; i < events.size(); ++i) {
+  auto pending = std::make_shared<PendingCommit>();
+  PendingCommit& p = *pending;
+  p.events = std::move(events);
+  p.done = std::move(done);
+  p.host = host_.get();
+  p.kinds.resize(p.events.size(), PendingCommit::Kind::kRefused);
+  p.keys.resize(p.events.size());
+  // Never behind what an earlier request recorded, nor behind the engine: replay advances to
+  // each recorded watermark in log order, as the completions do here.
+  p.watermark = std::max(
+      {clock_.now() - config_.allowed_lateness, last_recorded_watermark_, engine.watermark()});
+  last_recorded_watermark_ = p.watermark;
+  std::vector<const Event*> to_write;
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    const Event& event = p.events[i];
     // Validation before dedup: an event of a refused shop is never a duplicate.
-    const auto verdict = shops.admit(events[i].platform, events[i].shop);
+    const auto verdict = shops.admit(event.platform, event.shop);
     if (verdict == ShopAdmission::Verdict::kRefused) {
-      refused[i] = true;
-      result.rejected.emplace_back(i, RejectReason::kTooManyShops);
+      p.result.rejected.emplace_back(i, RejectReason::kTooManyShops);
       continue;
     }
-    if (verdict == ShopAdmission::Verdict::kAdmitted) newly_admitted.push_back(i);
-    keys[i] = engine.key_of(events[i]);
-    if (!engine.is_duplicate(keys[i])) {
-      append_journal_record(records, watermark, encode_event(events[i]), !records.empty());
-      journaled[i] = true;
+    if (verdict == ShopAdmission::Verdict::kAdmitted) p.newly_admitted.push_back(i);
+    p.keys[i] = engine.key_of(event);
+    if (!reserved_.insert(p.keys[i]).second) {
+      p.kinds[i] = PendingCommit::Kind::kCopyInFlight;  // written by this or an earlier request
+    } else if (engine.is_duplicate(p.keys[i])) {
+      reserved_.erase(p.keys[i]);
+      p.kinds[i] = PendingCommit::Kind::kDuplicate;
+    } else {
+      p.kinds[i] = PendingCommit::Kind::kWritten;
+      to_write.push_back(&event);
     }
   }
-  if (!records.empty()) {
-    if (const std::error_code error = journal_.append(records)) {
-      for (const std::size_t i : newly_admitted) shops.forget(events[i].platform, events[i].shop);
-      refuse(Listener::kIngest, RefusalReason::kNotDurable, error.message(), {});
-      return IngestCommit{};
-    }
+  p.written = to_write.size();
+  ++pending_commits_;
+  // An empty batch too: it completes after every earlier one, so a copy of an event still in
+  // flight is answered only once that event is durable.
+  event_log_->append(p.watermark, to_write, [this, pending](storage::AppendOutcome outcome) {
+    net::post(io_,
+              [this, pending, outcome = std::move(outcome)] { on_durable(*pending, outcome); });
+  });
+}
+
+void Daemon::Impl::on_durable(PendingCommit& p, const storage::AppendOutcome& outcome) {
+  --pending_commits_;
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    if (p.kinds[i] == PendingCommit::Kind::kWritten) reserved_.erase(p.keys[i]);
   }
+  const bool same_host = p.host == host_.get();
+  if (outcome.error) {
+    if (same_host) {
+      for (const std::size_t i : p.newly_admitted) {
+        host_->shops().forget(p.events[i].platform, p.events[i].shop);
+      }
+    }
+    refuse(Listener::kIngest, RefusalReason::kNotDurable, outcome.error.message, {});
+    if (pending_commits_ == 0) advance_to_now();
+    arm_engine_timer();
+    return p.done(IngestCommit{});
+  }
+  applied_end_ = outcome.first + outcome.count;
+  EngineHost& host = *host_;
+  Engine& engine = host.engine();
+  // A reload swapped the host meanwhile: keys and admissions are the new host's business.
+  auto usable = [&](std::size_t i) {
+    if (same_host) return true;
+    if (host.rules().find(p.events[i].platform) == nullptr) return false;
+    if (host.shops().admit(p.events[i].platform, p.events[i].shop) ==
+        ShopAdmission::Verdict::kRefused) {
+      return false;
+    }
+    p.keys[i] = engine.key_of(p.events[i]);
+    return true;
+  };
+  if (p.written > 0) engine.advance(p.watermark);
+  IngestCommit result = std::move(p.result);
   result.durable = true;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    if (refused[i]) continue;
-    const std::string platform = events[i].platform;
-    const auto type = static_cast<std::size_t>(events[i].type);
-    if (!host_->offer(std::move(events[i]), keys[i]).duplicate) {
-      ++result.accepted;
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    if (p.kinds[i] != PendingCommit::Kind::kWritten || !usable(i)) continue;
+    host.offer(std::move(p.events[i]), p.keys[i]);
+    ++result.accepted;
+  }
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    const PendingCommit::Kind kind = p.kinds[i];
+    if (kind != PendingCommit::Kind::kDuplicate && kind != PendingCommit::Kind::kCopyInFlight) {
       continue;
     }
-    ++result.duplicates;
-    if (!journaled[i]) {
-      PlatformEventCounts& counts = unjournaled_[platform];
-      ++counts.received[type];
-      ++counts.duplicates;
+    if (!usable(i)) continue;
+    if (kind == PendingCommit::Kind::kCopyInFlight && !engine.is_duplicate(p.keys[i])) {
+      // The first copy's write failed: this one is not durable either. What this request
+      // wrote is applied; the client retries the whole request and gets duplicates for it.
+      result.durable = false;
+      continue;
     }
+    const std::string platform = p.events[i].platform;
+    const auto type = static_cast<std::size_t>(p.events[i].type);
+    host.offer(std::move(p.events[i]), p.keys[i]);
+    ++result.duplicates;
+    PlatformEventCounts& counts = unjournaled_[platform];
+    ++counts.received[type];
+    ++counts.duplicates;
   }
+  if (pending_commits_ == 0) advance_to_now();
   arm_engine_timer();
   flush_alerts(false);
-  return result;
+  if (!result.durable) {
+    refuse(Listener::kIngest, RefusalReason::kNotDurable,
+           "a copy of an event whose first copy could not be made durable", {});
+    return p.done(IngestCommit{});
+  }
+  p.done(std::move(result));
+}
+
+void Daemon::Impl::arm_fsync_timer() {
+  if (config_.fsync != FsyncMode::kInterval || stopping_) return;
+  fsync_timer_.expires_after(config_.fsync_interval);
+  fsync_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    event_log_->flush();
+    arm_fsync_timer();
+  });
+}
+
+void Daemon::Impl::update_log_metrics() {
+  if (!event_log_) return;
+  const storage::LogStats now = event_log_->stats();
+  storage::LogStats& was = reported_log_stats_;
+  metrics_.log_size.Set(static_cast<double>(now.size_bytes));
+  metrics_.log_syncs.Increment(static_cast<double>(now.syncs - was.syncs));
+  metrics_.log_write_errors.Increment(static_cast<double>(now.write_errors - was.write_errors));
+  metrics_.log_torn_tails.Increment(static_cast<double>(now.torn_tails - was.torn_tails));
+  metrics_.log_torn_bytes.Increment(static_cast<double>(now.torn_bytes - was.torn_bytes));
+  was = now;
 }
 
 std::string Daemon::Impl::metrics_text() {
   advance_to_now();
+  update_log_metrics();
   if (host_) {
     for (std::size_t p = 0; p < host_->rules().platforms.size(); ++p) {
       metrics_.shops.Add({{"platform", host_->rules().platforms[p].platform}})
@@ -759,6 +959,10 @@ void Daemon::Impl::shutdown(const char* why) {
   admin_->stop();
   engine_timer_.cancel();
   resend_timer_.cancel();
+  snapshot_timer_.cancel();
+  if (snapshots_) snapshots_->cancel();
+  fsync_timer_.cancel();
+  if (event_log_) event_log_->flush();
   if (alertmanager_) alertmanager_->stop();
   shutdown_timer_.expires_after(kShutdownGrace);
   shutdown_timer_.async_wait([this](boost::system::error_code error) {

@@ -218,6 +218,20 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
     config.admin_insecure = value == "true";
     return std::nullopt;
   }
+  if (key == "fsync") {
+    if (value != "always" && value != "interval") {
+      return fmt::format("\"{}\" is not always or interval", value);
+    }
+    config.fsync = value == "always" ? FsyncMode::kAlways : FsyncMode::kInterval;
+    return std::nullopt;
+  }
+  if (key == "fsync_interval") return set_duration(config.fsync_interval, value, false);
+  if (key == "journal_repair") {
+    if (value != "true" && value != "false")
+      return fmt::format("\"{}\" is not true or false", value);
+    config.journal_repair = value == "true";
+    return std::nullopt;
+  }
   if (key == "max_connections") {
     return set_count(config.max_connections, value, 1, 1'000'000, "a connection count");
   }

@@ -29,6 +29,12 @@ struct AlertmanagerConfig {
   Duration resend_interval = std::chrono::minutes(1);
 };
 
+// When an appended event counts as durable (the event log's group commit).
+enum class FsyncMode : std::uint8_t {
+  kAlways,    // after the fdatasync that covers it: nothing acknowledged is lost
+  kInterval,  // once written; synced every fsync_interval: a power loss may lose that window
+};
+
 struct DaemonConfig {
   std::string rules = "rules";
   std::string data = "replywatch-data";
@@ -53,6 +59,10 @@ struct DaemonConfig {
   std::vector<std::string> admin_hosts;
   // Allows a non-loopback admin_listen, though the admin API has no TLS or authentication.
   bool admin_insecure = false;
+  FsyncMode fsync = FsyncMode::kAlways;
+  Duration fsync_interval = std::chrono::seconds(1);
+  // Start even though the log has damaged records: skip them (counted) instead of refusing.
+  bool journal_repair = false;
   AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
   // Snapshots of the state (DATA/snapshots): taken after this many logged events, or after
   // this long with at least one; the newest `snapshots_kept` are kept. 0 events: none by count.

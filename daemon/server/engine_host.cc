@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "journal.h"
 #include "replywatch/event_codec.h"
 #include "replywatch/snapshot_codec.h"
 
@@ -78,35 +77,6 @@ OfferResult EngineHost::offer(Event event, const EventKey& key) {
   if (result.duplicate) ++counts.duplicates;
   if (result.late) ++counts.late;
   return result;
-}
-
-JournalLineResult EngineHost::replay_journal_line(std::string_view line) {
-  const auto record = parse_journal_record(line);
-  // A watermark no event could have produced is damage, and advancing to it would make the
-  // engine walk service-hours boundaries for millennia.
-  if (!record || record->watermark.time_since_epoch().count() < 0 ||
-      record->watermark.time_since_epoch().count() > kMaxEpochMillis) {
-    return JournalLineResult::kCorrupt;
-  }
-  bool unknown_platform = false;
-  auto decoded = decode_event_text(record->event_json, [&](std::string_view platform) {
-    if (rules_->find(platform) != nullptr) return true;
-    unknown_platform = true;
-    return false;
-  });
-  if (std::holds_alternative<Rejection>(decoded)) {
-    // A rule file removed since: its events have nothing left to count against.
-    return unknown_platform ? JournalLineResult::kUnknownPlatform : JournalLineResult::kCorrupt;
-  }
-  // Live, the engine was advanced once per request, before its first event.
-  if (!record->continues_batch) engine_.advance(record->watermark);
-  // Rules reloaded with a smaller cap or a new allow-list: the shop's events no longer count.
-  const Event& event = std::get<Event>(decoded);
-  if (shops_.admit(event.platform, event.shop) == ShopAdmission::Verdict::kRefused) {
-    return JournalLineResult::kShopRefused;
-  }
-  const OfferResult result = offer(std::move(std::get<Event>(decoded)));
-  return result.duplicate ? JournalLineResult::kDuplicate : JournalLineResult::kApplied;
 }
 
 JournalLineResult EngineHost::replay_record(storage::LogRecord& record) {

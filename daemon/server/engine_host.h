@@ -29,7 +29,7 @@ struct ResponseHistogram {
   std::uint64_t count = 0;
 };
 
-// What reading a journal line did.
+// What replaying one log record did.
 enum class JournalLineResult { kApplied, kDuplicate, kCorrupt, kUnknownPlatform, kShopRefused };
 
 class EngineHost final : private EffectSink {
@@ -45,7 +45,7 @@ class EngineHost final : private EffectSink {
   Engine& engine() { return engine_; }
   const Engine& engine() const { return engine_; }
   const RuleSet& rules() const { return *rules_; }
-  // Asked before an event is made durable; the journal holds only admitted shops' events.
+  // Asked before an event is made durable; the log holds only admitted shops' events.
   ShopAdmission& shops() { return shops_; }
   const ShopAdmission& shops() const { return shops_; }
   AlertNotifier* alerts() { return alerts_.get(); }
@@ -54,9 +54,7 @@ class EngineHost final : private EffectSink {
   OfferResult offer(Event event, const EventKey& key);  // key: engine().key_of(event)
 
   // Advances to the recorded watermark at a request's first record and offers the recorded
-  // event, exactly as live.
-  JournalLineResult replay_journal_line(std::string_view line);
-  // The same for a record of the event log. The record's event is moved from.
+  // event, exactly as live. The record's event is moved from.
   JournalLineResult replay_record(storage::LogRecord& record);
 
   // Bucket bounds in seconds of one SLA's histogram: its own thresholds (deadline and warning

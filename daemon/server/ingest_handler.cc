@@ -219,18 +219,31 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     std::vector<IndexedRejection> checked;
     for (const auto& [index, rejection] : late_rejections) note(checked, index, rejection);
 
-    IngestCommit commit;
-    if (!events.empty()) {
-      commit = backend_.commit(events);
-      if (!commit.durable) {
-        return respond_(error_response(request_.version(), http::status::service_unavailable,
-                                       "events could not be made durable; nothing was taken, "
-                                       "retry"));
+    if (events.empty()) return respond_(answer(IngestCommit{}, checked));
+    backend_.commit(std::move(events), [self = shared_from_this(), indices = std::move(indices),
+                                        checked = std::move(checked)](IngestCommit commit) mutable {
+      try {
+        self->committed(std::move(commit), indices, checked);
+      } catch (const std::exception& failure) {
+        self->backend_.count_refused_request(RefusalReason::kInternalError, failure.what());
+        self->respond_(error_response(self->request_.version(), http::status::internal_server_error,
+                                      "internal error"));
       }
-      std::sort(commit.rejected.begin(), commit.rejected.end());
-      for (const auto& [position, reason] : commit.rejected) {
-        note(checked, indices.at(position), Rejection{reason, "shop"});
-      }
+    });
+  }
+
+  void committed(IngestCommit commit, const std::vector<std::size_t>& indices,
+                 std::vector<IndexedRejection>& checked) {
+    if (!commit.durable) {
+      HttpResponse response =
+          error_response(request_.version(), http::status::service_unavailable,
+                         "events could not be made durable; nothing was taken, retry");
+      response.set(http::field::retry_after, std::to_string(kNotDurableRetrySeconds));
+      return respond_(std::move(response));
+    }
+    std::sort(commit.rejected.begin(), commit.rejected.end());
+    for (const auto& [position, reason] : commit.rejected) {
+      note(checked, indices.at(position), Rejection{reason, "shop"});
     }
     respond_(answer(commit, checked));
   }

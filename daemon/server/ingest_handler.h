@@ -41,8 +41,9 @@ class IngestBackend {
   // lasted long enough to be believed: time checks then answer 503 instead of rejecting.
   virtual bool clock_suspect() const { return false; }
   virtual bool platform_known(std::string_view platform) const = 0;
-  // Makes `events` durable, then applies them; all or nothing.
-  virtual IngestCommit commit(std::vector<Event>& events) = 0;
+  // Makes `events` durable, then applies them; all or nothing. `done` runs once, on the event
+  // loop, when they are durable or could not be made so (possibly before commit returns).
+  virtual void commit(std::vector<Event> events, std::function<void(IngestCommit)> done) = 0;
   virtual void count_rejected_event(RejectReason reason) = 0;
   virtual void count_refused_request(RefusalReason reason, std::string_view detail) = 0;
   // Runs `step` on a later turn of the event loop. Inline by default (tests).
@@ -63,6 +64,8 @@ struct IngestSettings {
 inline constexpr std::size_t kListedRejections = 100;
 // Seconds a client is asked to wait while the daemon's clock is suspect.
 inline constexpr int kClockSuspectRetrySeconds = 5;
+// Seconds a client is asked to wait when its events could not be made durable.
+inline constexpr int kNotDurableRetrySeconds = 1;
 
 // Checks a request's header before its body is read: a webhook without a well-formed, fresh
 // signature header is answered 401 at once, so unauthenticated bodies are never buffered.

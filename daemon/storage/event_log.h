@@ -115,6 +115,10 @@ class EventLog {
   // The oldest record still kept.
   virtual Sequence first_sequence() const = 0;
 
+  // Under a policy that acknowledges before syncing (fsync: interval): makes everything
+  // acknowledged so far durable, behind the appends before it. Nothing otherwise.
+  virtual void flush() {}
+
   virtual LogStats stats() const = 0;
   std::uint64_t size_bytes() const { return stats().size_bytes; }
 

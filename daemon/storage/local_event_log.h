@@ -79,7 +79,7 @@ class LocalEventLog final : public EventLog {
 
   // Under FsyncPolicy::kInterval: makes everything written so far durable (queued behind the
   // appends before it). Nothing under kAlways.
-  void flush();
+  void flush() override;
 
  private:
   struct Queued {

@@ -32,15 +32,12 @@ bool LocalLogReader::newer_segment_exists(LogError& error) {
   if (index_ + 1 < segments_.size()) return true;
   std::vector<SegmentName> listed = list_segments(directory_, error);
   if (error) return false;
-  const Sequence current = segments_.empty() ? 0 : segments_[index_].first;
-  bool newer = false;
   for (SegmentName& segment : listed) {
-    if (segment.first > current) {
+    if (segments_.empty() || segment.first > segments_.back().first) {
       segments_.push_back(std::move(segment));
-      newer = true;
     }
   }
-  return newer;
+  return index_ + 1 < segments_.size();
 }
 
 LogError LocalLogReader::damage(const std::string& what) {
@@ -58,8 +55,11 @@ bool LocalLogReader::read(std::size_t max_records, Sequence end, std::vector<Log
   std::size_t taken = 0;
   while (taken < max_records && next_ < end) {
     if (!cursor_) {
-      if (index_ >= segments_.size() && !newer_segment_exists(error)) return false;
-      if (index_ >= segments_.size()) index_ = segments_.size() - 1;
+      if (index_ >= segments_.size()) {
+        // None yet (an empty directory): look again.
+        newer_segment_exists(error);
+        if (error || index_ >= segments_.size()) return false;
+      }
       if ((error = open_segment(index_))) return false;
     }
     switch (cursor_->next(scratch_)) {

@@ -31,6 +31,12 @@ class ReplaySession {
   // One decoded event, for callers that parse differently.
   std::optional<Rejection> feed(const boost::json::value& value);
 
+  // One event of the daemon's event log, applied as the daemon applied it: at the first event
+  // of a request the engine is advanced to the watermark recorded with it, instead of following
+  // event time, so late events land exactly as they did live. Its platform need not be loaded
+  // (then it is rejected as unknown_platform).
+  std::optional<Rejection> feed_logged(Event event, Instant watermark, bool continues_request);
+
   // Advances to `until` and reports. Call once.
   ReplayReport finish();
 
