@@ -111,8 +111,8 @@ class Daemon::Impl final {
         shutdown_timer_(io_),
         shutdown_poll_(io_),
         resend_timer_(io_),
-        snapshot_timer_(io_),
         fsync_timer_(io_),
+        snapshot_timer_(io_),
         metrics_(config_.max_shops) {}
   ~Impl() {
     if (worker_.joinable()) worker_.join();

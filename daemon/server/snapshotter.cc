@@ -35,7 +35,8 @@ bool Snapshotter::maybe_start(const EngineHost& host, const RuleSetIdentity& ide
 
 bool Snapshotter::start(const EngineHost& host, const RuleSetIdentity& identity,
                         const UnloggedCounts& unlogged, std::uint64_t sequence) {
-  if (child_.running() || sequence <= last_started_) return false;
+  // No check for news here: after a reload the same records give another state.
+  if (child_.running()) return false;
   const Instant written_at = time_.now();
   const SteadyInstant before = time_.steady_now();
   const std::error_code error = child_.start([&] {

@@ -41,7 +41,8 @@ class Snapshotter {
   // Starts a snapshot if one is due and none is being written. Returns whether it started.
   bool maybe_start(const EngineHost& host, const RuleSetIdentity& identity,
                    const UnloggedCounts& unlogged, std::uint64_t sequence);
-  // Starts one now, due or not (unless one is being written, or nothing changed since the last).
+  // Starts one now, due or not (unless one is being written): after a reload, whose state the
+  // snapshots on disk do not hold.
   bool start(const EngineHost& host, const RuleSetIdentity& identity,
              const UnloggedCounts& unlogged, std::uint64_t sequence);
 
