@@ -64,8 +64,8 @@ const std::string kReceived =
     R"(replywatch_events_received_total{platform="testchat",type="buyer_message"})";
 
 std::vector<std::string> args(const TempDir& dir) {
-  return {"--rules", dir.file("rules"), "--data", dir.file("data"), "--config",
-          dir.file("config.yaml")};
+  return {"--rules",        dir.file("rules"), "--data",
+          dir.file("data"), "--config",        dir.file("config.yaml")};
 }
 
 std::size_t snapshot_files(const TempDir& dir) {
@@ -88,8 +88,7 @@ TEST_CASE("daemon_snapshot: a restart loads the newest snapshot and reads only t
   {
     DaemonProcess daemon(args(dir));
     for (int batch = 0; batch < 3; ++batch) {
-      REQUIRE(http_call(daemon.ingest_port(), "POST", "/v1/events", buyers(batch * 10, 10),
-                        kNdjson)
+      REQUIRE(http_call(daemon.ingest_port(), "POST", "/v1/events", buyers(batch * 10, 10), kNdjson)
                   .status == 200);
       daemon.wait_for_log("snapshot of the log up to record " + std::to_string(batch * 10 + 11));
     }
@@ -104,7 +103,8 @@ TEST_CASE("daemon_snapshot: a restart loads the newest snapshot and reads only t
   CHECK(snapshot_files(dir) == 2);
   SECTION("the newest snapshot and 5 records") {
     DaemonProcess daemon(args(dir));
-    daemon.wait_for_log(R"(restored 5 journal record\(s\) after the snapshot \S*snapshot-00000000000000000031\.rws)");
+    daemon.wait_for_log(
+        R"(restored 5 journal record\(s\) after the snapshot \S*snapshot-00000000000000000031\.rws)");
     const auto after = scrape(daemon);
     CHECK(after.at(kOpen) == 35);
     CHECK(after.at(kReceived) == before.at(kReceived));
@@ -115,7 +115,8 @@ TEST_CASE("daemon_snapshot: a restart loads the newest snapshot and reads only t
     const std::string newest = dir.file("data/snapshots/snapshot-00000000000000000031.rws");
     std::filesystem::resize_file(newest, std::filesystem::file_size(newest) - 1);
     DaemonProcess daemon(args(dir));
-    daemon.wait_for_log(R"(restored 15 journal record\(s\) after the snapshot \S*snapshot-00000000000000000021\.rws)");
+    daemon.wait_for_log(
+        R"(restored 15 journal record\(s\) after the snapshot \S*snapshot-00000000000000000021\.rws)");
     CHECK(daemon.log().find("snapshot-00000000000000000031.rws not used") != std::string::npos);
     const auto after = scrape(daemon);
     CHECK(after.at(kOpen) == 35);
