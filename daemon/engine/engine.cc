@@ -14,6 +14,7 @@
 #include "conversation_index.h"
 #include "conversation_key.h"
 #include "dedup_table.h"
+#include "engine_state_codec.h"
 #include "reorder_buffer.h"
 #include "replywatch/service_hours.h"
 #include "sla_window.h"
@@ -861,6 +862,16 @@ Engine::MemoryStats Engine::memory_stats() const {
   stats.timers = s.timers.size();
   stats.dedup_entries = s.dedup.size();
   return stats;
+}
+
+std::uint32_t Engine::shop_platform(std::uint32_t shop) const {
+  return state_->shops.at(shop).platform;
+}
+
+void Engine::save(SnapshotWriter& out) const { engine_codec::save(*state_, out); }
+
+void Engine::load(SnapshotReader& in) {
+  engine_codec::load(*state_, in, conversation_hash, bucket_count_of);
 }
 
 }  // namespace replywatch

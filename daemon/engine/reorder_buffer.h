@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "replywatch/event.h"
+#include "replywatch/snapshot_codec.h"
 #include "replywatch/time.h"
 
 namespace replywatch {
@@ -45,6 +46,69 @@ class ReorderBuffer {
     // A burst (a large batch, a slow watermark) leaves many empty slots of ~250 bytes each: give
     // them back once the buffer has drained, rather than keep the peak for good.
     if (heap_.empty() && slots_.size() > kKeptSlots) release();
+    return event;
+  }
+
+  // Every member as it is, so that ties keep their arrival order across a restore.
+  void save(SnapshotWriter& out) const {
+    out.u64(arrivals_);
+    out.u64(slots_.size());
+    for (const Event& event : slots_) save_event(out, event);
+    out.u64(free_slots_.size());
+    for (const std::uint32_t slot : free_slots_) out.u32(slot);
+    out.u64(heap_.size());
+    for (const Handle& handle : heap_) {
+      out.instant(handle.ts);
+      out.u64(handle.arrival);
+      out.u32(handle.slot);
+    }
+  }
+  void load(SnapshotReader& in) {
+    arrivals_ = in.u64();
+    slots_.assign(in.count(66), Event{});
+    for (Event& event : slots_) event = load_event(in);
+    free_slots_.resize(in.count(4));
+    for (std::uint32_t& slot : free_slots_)
+      slot = in.index(static_cast<std::uint32_t>(slots_.size()));
+    heap_.resize(in.count(20));
+    for (Handle& handle : heap_) {
+      handle.ts = in.instant();
+      handle.arrival = in.u64();
+      handle.slot = in.index(static_cast<std::uint32_t>(slots_.size()));
+      if (handle.ts != slots_[handle.slot].ts) in.fail("a buffered event's handle disagrees");
+    }
+    if (heap_.size() + free_slots_.size() != slots_.size() ||
+        !std::is_heap(heap_.begin(), heap_.end(), later)) {
+      in.fail("a reorder buffer whose slots do not add up");
+    }
+  }
+
+  static void save_event(SnapshotWriter& out, const Event& event) {
+    out.string(event.id);
+    out.string(event.platform);
+    out.string(event.shop);
+    out.string(event.conversation);
+    out.string(event.bot);
+    out.string(event.agent);
+    out.string(event.channel);
+    out.u8(static_cast<std::uint8_t>(event.type));
+    out.boolean(event.online);
+    out.instant(event.ts);
+  }
+  static Event load_event(SnapshotReader& in) {
+    Event event;
+    event.id = in.string();
+    event.platform = in.string();
+    event.shop = in.string();
+    event.conversation = in.string();
+    event.bot = in.string();
+    event.agent = in.string();
+    event.channel = in.string();
+    const std::uint8_t type = in.u8();
+    if (type >= kEventTypeCount) in.fail("an unknown event type");
+    event.type = static_cast<EventType>(type);
+    event.online = in.boolean();
+    event.ts = in.instant();
     return event;
   }
 

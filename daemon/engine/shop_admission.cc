@@ -1,6 +1,9 @@
 #include "replywatch/shop_admission.h"
 
 #include <algorithm>
+#include <vector>
+
+#include "replywatch/snapshot_codec.h"
 
 namespace replywatch {
 
@@ -38,6 +41,33 @@ ShopAdmission::Verdict ShopAdmission::admit(std::string_view platform, std::stri
 
 void ShopAdmission::forget(std::string_view platform, std::string_view shop) {
   if (PlatformShops* shops = find(platform)) shops->shops.erase(std::string(shop));
+}
+
+void ShopAdmission::save(SnapshotWriter& out) const {
+  out.u64(platforms_.size());
+  for (std::size_t p = 0; p < platforms_.size(); ++p) {
+    out.string(rules_.platforms[p].platform);
+    std::vector<const std::string*> names;
+    names.reserve(platforms_[p].shops.size());
+    for (const std::string& name : platforms_[p].shops) names.push_back(&name);
+    std::sort(names.begin(), names.end(),
+              [](const std::string* a, const std::string* b) { return *a < *b; });
+    out.u64(names.size());
+    for (const std::string* name : names) out.string(*name);
+  }
+}
+
+void ShopAdmission::load(SnapshotReader& in) {
+  if (in.count(16) != platforms_.size()) in.fail("another number of platforms");
+  for (std::size_t p = 0; p < platforms_.size(); ++p) {
+    if (in.string() != rules_.platforms[p].platform) in.fail("another platform");
+    PlatformShops& shops = platforms_[p];
+    shops.shops.clear();
+    const std::size_t n = in.count(8);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!shops.shops.insert(in.string()).second) in.fail("a shop admitted twice");
+    }
+  }
 }
 
 }  // namespace replywatch

@@ -37,4 +37,33 @@ WindowTotals SlaWindow::totals(std::int64_t current_bucket) const {
   return totals;
 }
 
+void SlaWindow::save(SnapshotWriter& out) const {
+  out.u32(bucket_count_);
+  out.u64(buckets_.size());
+  for (const Bucket& bucket : buckets_) {
+    out.i64(bucket.id);
+    out.u32(bucket.decided);
+    out.u32(bucket.met);
+    out.u32(bucket.breached);
+    out.duration(bucket.cost);
+  }
+}
+
+void SlaWindow::load(SnapshotReader& in) {
+  if (in.u32() != bucket_count_) in.fail("a window of another bucket count");
+  buckets_.clear();
+  const std::size_t n = in.count(28);
+  for (std::size_t i = 0; i < n; ++i) {
+    Bucket bucket;
+    bucket.id = in.i64();
+    bucket.decided = in.u32();
+    bucket.met = in.u32();
+    bucket.breached = in.u32();
+    bucket.cost = in.duration();
+    if (!buckets_.empty() && bucket.id <= buckets_.back().id)
+      in.fail("window buckets out of order");
+    buckets_.push_back(bucket);
+  }
+}
+
 }  // namespace replywatch

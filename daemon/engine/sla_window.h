@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 
+#include "replywatch/snapshot_codec.h"
 #include "replywatch/time.h"
 
 namespace replywatch {
@@ -29,6 +30,10 @@ class SlaWindow {
   WindowTotals totals(std::int64_t current_bucket) const;
 
   std::size_t bucket_count_held() const { return buckets_.size(); }
+
+  // The buckets held; load() expects a window of the same bucket count.
+  void save(SnapshotWriter& out) const;
+  void load(SnapshotReader& in);
 
  private:
   struct Bucket {

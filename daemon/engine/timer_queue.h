@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "replywatch/snapshot_codec.h"
 #include "replywatch/time.h"
 
 namespace replywatch {
@@ -85,6 +86,41 @@ class TimerQueue {
     const TimerEntry entry = heap_.back();
     heap_.pop_back();
     return entry;
+  }
+
+  // The heap as it is, so that timers due at the same instant fire in the same order after a
+  // restore. Targets are checked by the engine, which knows its tables.
+  void save(SnapshotWriter& out) const {
+    out.u64(heap_.size());
+    for (const TimerEntry& entry : heap_) {
+      out.instant(entry.due);
+      out.u32(entry.target);
+      out.u32(entry.generation | (std::uint32_t{entry.lane} << TimerEntry::kGenerationBits) |
+              (static_cast<std::uint32_t>(entry.kind) << (TimerEntry::kGenerationBits + 6)));
+    }
+  }
+  void load(SnapshotReader& in) {
+    heap_.clear();
+    const std::size_t n = in.count(16);
+    heap_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      TimerEntry entry;
+      entry.due = in.instant();
+      entry.target = in.u32();
+      const std::uint32_t packed = in.u32();
+      const std::uint32_t kind = packed >> (TimerEntry::kGenerationBits + 6);
+      if (kind > static_cast<std::uint32_t>(TimerKind::kGraceEnd)) in.fail("an unknown timer kind");
+      entry.generation = packed & TimerEntry::kGenerationMask;
+      entry.lane = (packed >> TimerEntry::kGenerationBits) & 0x3F;
+      entry.kind = static_cast<TimerKind>(kind);
+      heap_.push_back(entry);
+    }
+    if (!std::is_heap(heap_.begin(), heap_.end(), later)) in.fail("a timer heap out of order");
+  }
+  // Calls `check` on every entry (the engine validates targets after a load).
+  template <typename Check>
+  void for_each(Check check) const {
+    for (const TimerEntry& entry : heap_) check(entry);
   }
 
  private:

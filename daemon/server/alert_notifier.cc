@@ -2,11 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "replywatch/snapshot_codec.h"
+
 namespace replywatch::server {
 namespace {
 
 constexpr std::string_view kAtRisk = "ReplyConversationAtRisk";
 constexpr std::string_view kOverdue = "ReplyConversationOverdue";
+constexpr std::string_view kPage = "page";
+constexpr std::string_view kTicket = "ticket";
 constexpr int kValidityIntervals = 4;  // endsAt = now + 4 re-send intervals, as Prometheus does
 
 std::string percent_encode(std::string_view text) {
@@ -63,9 +69,9 @@ std::string_view AlertNotifier::severity_of(SlaRef ref) const {
   if (sla.kind != SlaKind::kReplyTime) return {};
   switch (sla.notify) {
     case NotifySeverity::kPage:
-      return "page";
+      return kPage;
     case NotifySeverity::kTicket:
-      return "ticket";
+      return kTicket;
     case NotifySeverity::kNone:
       break;
   }
@@ -240,6 +246,57 @@ void AlertNotifier::append_alerts(const Active& active, Instant ends_at,
                       "still waiting. Answer it now.",
                       active.shop, active.platform, active.conversation, active.sla, due));
   }
+}
+
+void AlertNotifier::save(SnapshotWriter& out) const {
+  // By key, so that equal states give equal bytes whatever the hash map's order.
+  std::vector<const std::pair<const std::string, Active>*> entries;
+  entries.reserve(active_.size());
+  for (const auto& entry : active_) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  out.u64(entries.size());
+  for (const auto* entry : entries) {
+    const Active& active = entry->second;
+    out.string(active.platform);
+    out.string(active.shop);
+    out.string(active.sla);
+    out.string(active.conversation);
+    out.u8(active.severity == kPage ? 1 : 2);
+    out.instant(active.due);
+    out.instant(active.at_risk_since);
+    out.boolean(active.overdue_since.has_value());
+    out.instant(active.overdue_since.value_or(Instant{}));
+    out.instant(active.last_sent);
+  }
+  out.u64(dropped_);
+}
+
+void AlertNotifier::load(SnapshotReader& in) {
+  active_.clear();
+  dirty_.clear();
+  resolved_.clear();
+  live_ = false;
+  const std::size_t n = in.count(74);
+  for (std::size_t i = 0; i < n; ++i) {
+    Active active;
+    active.platform = in.string();
+    active.shop = in.string();
+    active.sla = in.string();
+    active.conversation = in.string();
+    const std::uint8_t severity = in.u8();
+    if (severity != 1 && severity != 2) in.fail("an unknown alert severity");
+    active.severity = severity == 1 ? kPage : kTicket;
+    active.due = in.instant();
+    active.at_risk_since = in.instant();
+    const bool overdue = in.boolean();
+    const Instant overdue_since = in.instant();
+    if (overdue) active.overdue_since = overdue_since;
+    active.last_sent = in.instant();
+    std::string key = join_key(active.platform, active.shop, active.sla, active.conversation);
+    if (!active_.emplace(std::move(key), std::move(active)).second) in.fail("an alert twice");
+  }
+  dropped_ = in.u64();
 }
 
 }  // namespace replywatch::server

@@ -54,6 +54,11 @@ class AlertNotifier final : public EffectSink {
   std::vector<std::string> collect(Instant now, bool resend);
 
   std::size_t active_rounds() const { return active_.size(); }
+
+  // The active alerts, for snapshots. A loaded notifier is not live: like a rebuilt one, it
+  // goes live by comparing with what the state it replaces had sent (nothing, on start).
+  void save(SnapshotWriter& out) const;
+  void load(SnapshotReader& in);
   // Rounds not tracked because max_active was reached, since the last call.
   std::uint64_t take_dropped() { return std::exchange(dropped_, 0); }
 

@@ -1,10 +1,6 @@
 #include "daemon.h"
 
 #include <fcntl.h>
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -28,6 +24,7 @@
 #include "alertmanager_client.h"
 #include "basic_auth.h"
 #include "console_streams.h"
+#include "daemon_metrics.h"
 #include "data_directory_lock.h"
 #include "engine_host.h"
 #include "engine_metrics.h"
@@ -42,13 +39,8 @@
 #include "replywatch/event_codec.h"
 #include "replywatch/rule_loader.h"
 #include "rule_reloader.h"
-
-#ifndef REPLYWATCH_VERSION
-#define REPLYWATCH_VERSION "unknown"
-#endif
-#ifndef REPLYWATCH_REVISION
-#define REPLYWATCH_REVISION "unknown"
-#endif
+#include "snapshotter.h"
+#include "state_rebuild.h"
 
 namespace replywatch::server {
 
@@ -75,9 +67,6 @@ constexpr std::uint64_t kSpareDescriptors = 64;
 // The admin listener's own connection cap: a few scrapers and operators, never starved by
 // ingest connections.
 constexpr std::uint32_t kAdminConnections = 64;
-
-enum class Listener : std::uint8_t { kIngest, kAdmin };
-constexpr std::array<const char*, 2> kListenerNames = {"ingest", "admin"};
 
 std::optional<std::string> read_secret(const std::string& path, std::string& error) {
   std::ifstream in(path, std::ios::binary);
@@ -127,107 +116,8 @@ class Daemon::Impl final {
         shutdown_poll_(io_),
         resend_timer_(io_),
         fsync_timer_(io_),
-        registry_(std::make_shared<prometheus::Registry>()),
-        rejected_(prometheus::BuildCounter()
-                      .Name("replywatch_events_rejected_total")
-                      .Help("Events rejected as invalid, by reason.")
-                      .Register(*registry_)),
-        refused_(prometheus::BuildCounter()
-                     .Name("replywatch_http_requests_refused_total")
-                     .Help("Requests refused as a whole (no event taken), by listener and "
-                           "reason.")
-                     .Register(*registry_)),
-        reload_successful_(prometheus::BuildGauge()
-                               .Name("replywatch_rules_last_reload_successful")
-                               .Help("1 if the last rule (re)load succeeded.")
-                               .Register(*registry_)
-                               .Add({})),
-        reload_timestamp_(prometheus::BuildGauge()
-                              .Name("replywatch_rules_last_reload_success_timestamp_seconds")
-                              .Help("When the rules were last loaded successfully.")
-                              .Register(*registry_)
-                              .Add({})),
-        shops_(prometheus::BuildGauge()
-                   .Name("replywatch_shops")
-                   .Help("Shops admitted per platform (see max_shops and the rule file's shops).")
-                   .Register(*registry_)),
-        clock_suspect_(prometheus::BuildGauge()
-                           .Name("replywatch_clock_suspect")
-                           .Help("1 while the wall clock disagrees with elapsed time and the "
-                                 "disagreement is not yet believed.")
-                           .Register(*registry_)
-                           .Add({})),
-        alerts_sent_(prometheus::BuildCounter()
-                         .Name("replywatch_alertmanager_notifications_total")
-                         .Help("Conversation alerts accepted by an Alertmanager, by URL.")
-                         .Register(*registry_)),
-        alerts_failed_(prometheus::BuildCounter()
-                           .Name("replywatch_alertmanager_notifications_failed_total")
-                           .Help("Conversation alerts in failed attempts to post them to an "
-                                 "Alertmanager, by URL.")
-                           .Register(*registry_)),
-        alerts_dropped_(prometheus::BuildCounter()
-                            .Name("replywatch_alertmanager_notifications_dropped_total")
-                            .Help("Conversation alerts dropped because a queue was full.")
-                            .Register(*registry_)
-                            .Add({})),
-        log_size_(prometheus::BuildGauge()
-                      .Name("replywatch_log_size_bytes")
-                      .Help("Bytes of the event log on disk (segments kept by retention).")
-                      .Register(*registry_)
-                      .Add({})),
-        log_syncs_(prometheus::BuildCounter()
-                       .Name("replywatch_log_syncs_total")
-                       .Help("fdatasync calls that made appended events durable (one per group "
-                             "commit).")
-                       .Register(*registry_)
-                       .Add({})),
-        log_write_errors_(prometheus::BuildCounter()
-                              .Name("replywatch_log_write_errors_total")
-                              .Help("Group commits that failed (write, sync, or the log no "
-                                    "longer at its path); their requests got 503.")
-                              .Register(*registry_)
-                              .Add({})),
-        log_torn_tails_(prometheus::BuildCounter()
-                            .Name("replywatch_log_torn_tails_total")
-                            .Help("Unfinished tails (a crash mid-write, never acknowledged) cut "
-                                  "off the event log at start.")
-                            .Register(*registry_)
-                            .Add({})),
-        log_torn_bytes_(prometheus::BuildCounter()
-                            .Name("replywatch_log_torn_tail_bytes_total")
-                            .Help("Bytes of the unfinished tails cut off at start.")
-                            .Register(*registry_)
-                            .Add({})),
-        log_skipped_(prometheus::BuildCounter()
-                         .Name("replywatch_log_damaged_records_skipped_total")
-                         .Help("Damaged event log records skipped under --journal-repair.")
-                         .Register(*registry_)
-                         .Add({})) {
-    prometheus::BuildGauge()
-        .Name("replywatch_shops_limit")
-        .Help("max_shops: admitted shops per platform without an allow-list (0: no limit).")
-        .Register(*registry_)
-        .Add({})
-        .Set(config_.max_shops);
-    prometheus::BuildGauge()
-        .Name("replywatch_build_info")
-        .Help("A metric with a constant 1 labelled with the version and revision.")
-        .Register(*registry_)
-        .Add({{"version", REPLYWATCH_VERSION}, {"revision", REPLYWATCH_REVISION}})
-        .Set(1);
-    for (int r = 0; r < kRejectReasonCount; ++r) {
-      rejected_counters_[r] = &rejected_.Add(
-          {{"reason", std::string(reject_reason_name(static_cast<RejectReason>(r)))}});
-    }
-    for (std::size_t l = 0; l < kListenerNames.size(); ++l) {
-      for (std::size_t r = 0; r < kRefusalReasonCount; ++r) {
-        refused_counters_[l][r] =
-            &refused_.Add({{"listener", kListenerNames[l]},
-                           {"reason", std::string(refusal_label(static_cast<RefusalReason>(r)))}});
-      }
-    }
-  }
+        snapshot_timer_(io_),
+        metrics_(config_.max_shops) {}
   ~Impl() {
     if (worker_.joinable()) worker_.join();
   }
@@ -251,7 +141,7 @@ class Daemon::Impl final {
       impl_.commit(std::move(events), std::move(done));
     }
     void count_rejected_event(RejectReason reason) override {
-      impl_.rejected_counters_[static_cast<std::size_t>(reason)]->Increment();
+      impl_.metrics_.rejected(reason).Increment();
     }
     void count_refused_request(RefusalReason reason, std::string_view detail) override {
       impl_.refuse(Listener::kIngest, reason, detail, {});
@@ -303,9 +193,9 @@ class Daemon::Impl final {
   bool open_data_directory();
   bool bind(HttpServer& server, const ListenAddress& address, const char* name);
   void wait_for_signal();
-  struct Rebuild;
   bool start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger);
-  void rebuild_step(const Rebuild* expected);
+  void rebuild_step(const StateRebuild* expected);
+  void arm_snapshot_timer();
   void finish_restore();
   void finish_reload();
   void advance_to_now();
@@ -362,49 +252,28 @@ class Daemon::Impl final {
   std::unordered_set<EventKey, EventKeyHash, EventKeyEqual> reserved_;
   storage::LogStats reported_log_stats_;
 
-  // A new host being built from the journal, a bounded number of lines per turn of the event
-  // loop: on start (the daemon is not ready until it is done) and on reload (the old host serves
-  // meanwhile). Reloads asked for meanwhile wait for it (RuleReloader).
-  struct Rebuild {
-    std::shared_ptr<const RuleSet> rules;
-    std::unique_ptr<EngineHost> host;
-    std::unique_ptr<storage::EventLogReader> reader;
-    std::vector<storage::LoggedRecord> chunk;
-    std::uint64_t records = 0;
-    std::string trigger;  // "start", "SIGHUP", "POST /-/reload"
-    Instant started{};
-    std::uint64_t skipped = 0;
-  };
-  std::unique_ptr<Rebuild> rebuild_;
+  // A new host being built from the snapshots and the log, a bounded number of records per turn
+  // of the event loop: on start (the daemon is not ready until it is done) and on reload (the
+  // old host serves meanwhile). Reloads asked for meanwhile wait for it (RuleReloader).
+  std::unique_ptr<StateRebuild> rebuild_;
+  std::string rebuild_trigger_;  // "start", "SIGHUP", "POST /-/reload"
+  SteadyInstant rebuild_started_{};
+  // The identity of rules_ and the settings that shape the state, stored in every snapshot.
+  RuleSetIdentity identity_;
+  std::optional<Snapshotter> snapshots_;
+  net::steady_timer snapshot_timer_;
 
   Instant started_at_{};
   bool ready_ = false;
   bool stopping_ = false;
   int exit_code_ = 0;
 
-  std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>& rejected_;
-  prometheus::Family<prometheus::Counter>& refused_;
-  prometheus::Gauge& reload_successful_;
-  prometheus::Gauge& reload_timestamp_;
-  prometheus::Family<prometheus::Gauge>& shops_;
-  prometheus::Gauge& clock_suspect_;
-  prometheus::Family<prometheus::Counter>& alerts_sent_;
-  prometheus::Family<prometheus::Counter>& alerts_failed_;
-  prometheus::Counter& alerts_dropped_;
-  prometheus::Gauge& log_size_;
-  prometheus::Counter& log_syncs_;
-  prometheus::Counter& log_write_errors_;
-  prometheus::Counter& log_torn_tails_;
-  prometheus::Counter& log_torn_bytes_;
-  prometheus::Counter& log_skipped_;
+  DaemonMetrics metrics_;
   std::unique_ptr<AlertmanagerClient> alertmanager_;  // only with alertmanager.urls
-  std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters_{};
-  std::array<std::array<prometheus::Counter*, kRefusalReasonCount>, 2> refused_counters_{};
   std::array<RefusalLog, 2> refusal_logs_;
   // Retried webhooks answered as duplicates and never logged, by platform, since start: a
   // reload's rebuild cannot count them, so they are added back.
-  std::unordered_map<std::string, PlatformEventCounts> unjournaled_;
+  UnloggedCounts unjournaled_;
 };
 
 std::unique_ptr<EngineHost> Daemon::Impl::new_host(std::shared_ptr<const RuleSet> rules) const {
@@ -522,12 +391,12 @@ int Daemon::Impl::run() {
     std::vector<AlertmanagerClient::Target> targets;
     for (const std::string& url : config_.alertmanager.urls) {
       AlertmanagerClient::Target target{url, *parse_http_url(url), {}};
-      target.counters.sent = &alerts_sent_.Add({{"url", url}});
-      target.counters.failed = &alerts_failed_.Add({{"url", url}});
+      target.counters.sent = &metrics_.alerts_sent.Add({{"url", url}});
+      target.counters.failed = &metrics_.alerts_failed.Add({{"url", url}});
       targets.push_back(std::move(target));
     }
-    alertmanager_ =
-        std::make_unique<AlertmanagerClient>(io_, std::move(targets), alerts_dropped_, log_, time_);
+    alertmanager_ = std::make_unique<AlertmanagerClient>(io_, std::move(targets),
+                                                         metrics_.alerts_dropped, log_, time_);
     log_.info("conversation alerts go to {} Alertmanager(s)", config_.alertmanager.urls.size());
   }
 
@@ -538,8 +407,8 @@ int Daemon::Impl::run() {
     return 1;
   }
   rules_ = std::make_shared<const RuleSet>(std::move(loaded.rules));
-  reload_successful_.Set(1);
-  reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+  metrics_.reload_successful.Set(1);
+  metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
   log_.info("loaded {} rule file(s) from {}", rules_->platforms.size(), config_.rules);
   make_reloader();
   if (!open_data_directory()) return 1;
@@ -671,7 +540,7 @@ void Daemon::Impl::make_reloader() {
   hooks.start_rebuild = [this](std::shared_ptr<const RuleSet> rules, const std::string& trigger) {
     if (stopping_) return false;
     if (!start_rebuild(std::move(rules), trigger)) {
-      reload_successful_.Set(0);
+      metrics_.reload_successful.Set(0);
       return false;
     }
     notify_systemd("RELOADING=1");
@@ -679,132 +548,168 @@ void Daemon::Impl::make_reloader() {
   };
   hooks.refused = [this](const std::vector<RuleError>& errors, const std::string& trigger) {
     for (const RuleError& error : errors) log_.error("{}", error.to_string());
-    reload_successful_.Set(0);
+    metrics_.reload_successful.Set(0);
     log_.error("reload ({}) refused: {} error(s); the old rules stay in force", trigger,
                errors.size());
   };
   hooks.unchanged = [this](const std::string& trigger) {
-    reload_successful_.Set(1);
-    reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+    metrics_.reload_successful.Set(1);
+    metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
     log_.info("reload ({}): rule files unchanged; nothing to rebuild", trigger);
   };
   reloader_.emplace(std::move(hooks), rule_directory_fingerprint(directory));
 }
 
 bool Daemon::Impl::start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger) {
-  auto rebuild = std::make_unique<Rebuild>();
-  storage::ReadOptions read_options;
-  read_options.now = clock_.now();
-  read_options.max_future_skew = config_.max_future_skew;
-  read_options.repair = config_.journal_repair;
+  const bool restore = trigger == "start";
+  if (!snapshots_) {
+    SnapshotStore store((std::filesystem::path(config_.data) / "snapshots").string());
+    if (const std::error_code error = store.prepare()) {
+      log_.error("cannot create the snapshot directory {}: {}", store.directory(), error.message());
+      return false;
+    }
+    SnapshotSchedule schedule;
+    schedule.every_events = config_.snapshot_every_events;
+    schedule.interval = config_.snapshot_interval;
+    schedule.kept = config_.snapshots_kept;
+    snapshots_.emplace(std::move(store), schedule, time_, log_, &metrics_);
+  }
+  StateRebuild::Inputs inputs;
+  inputs.identity = rule_set_identity(*rules, config_.dedup_retention, config_.max_shops);
+  inputs.rules = std::move(rules);
+  inputs.new_host = [this](std::shared_ptr<const RuleSet> for_rules) {
+    return new_host(std::move(for_rules));
+  };
+  inputs.log = event_log_.get();
+  inputs.read_options.now = clock_.now();
+  inputs.read_options.max_future_skew = config_.max_future_skew;
+  inputs.read_options.repair = config_.journal_repair;
+  inputs.logger = &log_;
+  inputs.metrics = &metrics_;
   storage::LogError read_error;
   // Refused when the log is no longer at its path: never rebuild from another one.
-  rebuild->reader = event_log_->read_from(event_log_->first_sequence(), read_options, read_error);
-  if (!rebuild->reader) {
+  rebuild_ = restore ? StateRebuild::restore(std::move(inputs), snapshots_->store(), read_error)
+                     : StateRebuild::reload(std::move(inputs), read_error);
+  if (!rebuild_) {
     log_.error("cannot read the event log {}: {}", log_path_, read_error.message);
     return false;
   }
-  rebuild->host = new_host(rules);
-  rebuild->rules = std::move(rules);
-  rebuild->trigger = std::move(trigger);
-  rebuild->started = time_.now();
-  rebuild_ = std::move(rebuild);
+  rebuild_trigger_ = std::move(trigger);
+  rebuild_started_ = time_.steady_now();
   net::post(io_, [this, expected = rebuild_.get()] { rebuild_step(expected); });
   return true;
 }
 
-void Daemon::Impl::rebuild_step(const Rebuild* expected) {
+void Daemon::Impl::rebuild_step(const StateRebuild* expected) {
   if (stopping_ || rebuild_.get() != expected) return;  // superseded by a newer reload
-  Rebuild& rebuild = *rebuild_;
-  storage::LogError error;
   // Records appended meanwhile are read too, up to those already applied to the live host:
   // the rest reach the new host through their completions, after the swap, which happens in
   // the same turn as the last read.
-  rebuild.chunk.clear();
-  const bool more = rebuild.reader->read(kRestoreLinesPerTurn, applied_end_, rebuild.chunk, error);
-  for (storage::LoggedRecord& logged : rebuild.chunk) {
-    ++rebuild.records;
-    const JournalLineResult result = rebuild.host->replay_record(logged.record);
-    if (result == JournalLineResult::kCorrupt) {
-      if (++rebuild.skipped <= kCorruptLinesLogged) {
-        log_.warning("{}: record {} has an impossible watermark; skipped", log_path_,
-                     logged.sequence);
+  switch (rebuild_->step(kRestoreLinesPerTurn, applied_end_)) {
+    case StateRebuild::Progress::kMore:
+      net::post(io_, [this, expected] { rebuild_step(expected); });
+      return;
+    case StateRebuild::Progress::kDone:
+      if (rebuild_trigger_ == "start") {
+        finish_restore();
+      } else {
+        finish_reload();
       }
-    } else if (result == JournalLineResult::kUnknownPlatform ||
-               result == JournalLineResult::kShopRefused) {
-      ++rebuild.skipped;
-    }
+      return;
+    case StateRebuild::Progress::kFailed:
+      break;
   }
-  if (error) {
-    log_.error("reading the event log failed: {}", error.message);
-    if (rebuild.trigger == "start") {
-      exit_code_ = 1;
-      shutdown("event log unreadable");
-    } else {
-      reload_successful_.Set(0);
-      log_.error("reload ({}) abandoned; the old rules stay in force", rebuild.trigger);
-      rebuild_.reset();
-      notify_systemd("READY=1");
-      reloader_->rebuild_finished(false);
-    }
+  log_.error("reading the event log failed: {}", rebuild_->error().message);
+  if (rebuild_trigger_ == "start") {
+    exit_code_ = 1;
+    shutdown("event log unreadable");
     return;
   }
-  if (more) {
-    net::post(io_, [this, expected] { rebuild_step(expected); });
-    return;
-  }
-  if (rebuild.trigger == "start") {
-    finish_restore();
-  } else {
-    finish_reload();
-  }
+  metrics_.reload_successful.Set(0);
+  log_.error("reload ({}) abandoned; the old rules stay in force", rebuild_trigger_);
+  rebuild_.reset();
+  notify_systemd("READY=1");
+  reloader_->rebuild_finished(false);
 }
 
 void Daemon::Impl::finish_restore() {
-  Rebuild& rebuild = *rebuild_;
-  const std::uint64_t lines = rebuild.records;
-  const std::uint64_t skipped = rebuild.skipped;
-  if (const std::uint64_t damaged = rebuild.reader->skipped_records(); damaged > 0) {
-    log_.warning("skipped {} damaged record(s) of the event log (--journal-repair)", damaged);
-    log_skipped_.Increment(static_cast<double>(damaged));
+  const RebuildReport report = rebuild_->report();
+  if (report.damaged_records > 0) {
+    log_.warning("skipped {} damaged record(s) of the event log (--journal-repair)",
+                 report.damaged_records);
+    metrics_.log_skipped.Increment(static_cast<double>(report.damaged_records));
   }
-  const double seconds = to_seconds(time_.now() - rebuild.started);
-  host_ = std::move(rebuild.host);
+  const double seconds = to_seconds(time_.steady_now() - rebuild_started_);
+  host_ = rebuild_->take_host();
+  unjournaled_ = rebuild_->take_unlogged();
+  identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
   rebuild_.reset();
+  snapshots_->restored(applied_end_, report.snapshot_sequence);
+  metrics_.restore_duration.Set(seconds);
+  metrics_.restore_records.Set(static_cast<double>(report.records));
   go_live(*host_, nullptr);
   advance_to_now();
   arm_resend_timer();
   arm_fsync_timer();
+  arm_snapshot_timer();
   ready_ = true;
-  log_.info("restored {} journal record(s) in {:.3f} s ({} skipped); ready", lines, seconds,
-            skipped);
+  log_.info("restored {} journal record(s){} in {:.3f} s ({} skipped); ready", report.records,
+            report.snapshot_path.empty()
+                ? std::string()
+                : fmt::format(" after the snapshot {} (records before {})", report.snapshot_path,
+                              report.snapshot_sequence),
+            seconds, report.skipped);
   notify_systemd("READY=1\nSTATUS=ready");
   arm_engine_timer();
 }
 
 void Daemon::Impl::finish_reload() {
-  Rebuild& rebuild = *rebuild_;
+  std::unique_ptr<EngineHost> rebuilt = rebuild_->take_host();
+  const std::shared_ptr<const RuleSet> rules = rebuild_->rules();
   for (const auto& [platform, counts] : unjournaled_) {
-    if (const PlatformRules* kept = rebuild.rules->find(platform)) {
-      rebuild.host->add_counts(static_cast<std::uint32_t>(kept - rebuild.rules->platforms.data()),
-                               counts);
+    if (const PlatformRules* kept = rules->find(platform)) {
+      rebuilt->add_counts(static_cast<std::uint32_t>(kept - rules->platforms.data()), counts);
     }
   }
-  rules_ = rebuild.rules;
-  go_live(*rebuild.host, host_.get());
-  host_ = std::move(rebuild.host);
+  rules_ = rules;
+  identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
+  go_live(*rebuilt, host_.get());
+  host_ = std::move(rebuilt);
   advance_to_now();
-  reload_successful_.Set(1);
-  reload_timestamp_.Set(to_seconds(time_.now().time_since_epoch()));
+  metrics_.reload_successful.Set(1);
+  metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
+  const RebuildReport report = rebuild_->report();
   log_.info(
       "reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
       "in {:.3f} s",
-      rules_->platforms.size(), rebuild.trigger, rebuild.records, rebuild.skipped,
-      to_seconds(time_.now() - rebuild.started));
+      rules_->platforms.size(), rebuild_trigger_, report.records, report.skipped,
+      to_seconds(time_.steady_now() - rebuild_started_));
   rebuild_.reset();
+  // The snapshots on disk hold the old rules' state: take one of the new at once, so that a
+  // restart does not fall back to the whole log.
+  snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
   notify_systemd("READY=1");
   arm_engine_timer();
   reloader_->rebuild_finished(true);
+}
+
+// Reaps a finished snapshot and starts the next one when it is due. A snapshot covers the
+// records applied to the host (applied_end_); those still being written reach it later and are
+// read from the log after the snapshot on a restart.
+void Daemon::Impl::arm_snapshot_timer() {
+  if (stopping_ || !snapshots_) return;
+  snapshot_timer_.expires_after(std::chrono::seconds(1));
+  snapshot_timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;
+    try {
+      snapshots_->poll();
+      if (host_ && !rebuild_)
+        snapshots_->maybe_start(*host_, identity_, unjournaled_, applied_end_);
+    } catch (const std::exception& failure) {
+      log_.error("internal error while taking a snapshot: {}", failure.what());
+    }
+    arm_snapshot_timer();
+  });
 }
 
 void Daemon::Impl::advance_to_now() {
@@ -812,7 +717,7 @@ void Daemon::Impl::advance_to_now() {
   // recorded watermarks first (see commit).
   if (!host_ || pending_commits_ > 0) return;
   const Instant now = clock_.now();
-  clock_suspect_.Set(clock_.suspect() ? 1 : 0);
+  metrics_.clock_suspect.Set(clock_.suspect() ? 1 : 0);
   host_->engine().advance(now - config_.allowed_lateness);
   flush_alerts(false);
 }
@@ -829,7 +734,7 @@ void Daemon::Impl::flush_alerts(bool resend) {
   AlertNotifier& alerts = *host_->alerts();
   alertmanager_->send(alerts.collect(time_.now(), resend));
   if (const std::uint64_t dropped = alerts.take_dropped(); dropped > 0) {
-    alerts_dropped_.Increment(static_cast<double>(dropped));
+    metrics_.alerts_dropped.Increment(static_cast<double>(dropped));
   }
 }
 
@@ -1020,11 +925,11 @@ void Daemon::Impl::update_log_metrics() {
   if (!event_log_) return;
   const storage::LogStats now = event_log_->stats();
   storage::LogStats& was = reported_log_stats_;
-  log_size_.Set(static_cast<double>(now.size_bytes));
-  log_syncs_.Increment(static_cast<double>(now.syncs - was.syncs));
-  log_write_errors_.Increment(static_cast<double>(now.write_errors - was.write_errors));
-  log_torn_tails_.Increment(static_cast<double>(now.torn_tails - was.torn_tails));
-  log_torn_bytes_.Increment(static_cast<double>(now.torn_bytes - was.torn_bytes));
+  metrics_.log_size.Set(static_cast<double>(now.size_bytes));
+  metrics_.log_syncs.Increment(static_cast<double>(now.syncs - was.syncs));
+  metrics_.log_write_errors.Increment(static_cast<double>(now.write_errors - was.write_errors));
+  metrics_.log_torn_tails.Increment(static_cast<double>(now.torn_tails - was.torn_tails));
+  metrics_.log_torn_bytes.Increment(static_cast<double>(now.torn_bytes - was.torn_bytes));
   was = now;
 }
 
@@ -1033,11 +938,11 @@ std::string Daemon::Impl::metrics_text() {
   update_log_metrics();
   if (host_) {
     for (std::size_t p = 0; p < host_->rules().platforms.size(); ++p) {
-      shops_.Add({{"platform", host_->rules().platforms[p].platform}})
+      metrics_.shops.Add({{"platform", host_->rules().platforms[p].platform}})
           .Set(static_cast<double>(host_->shops().admitted(static_cast<std::uint32_t>(p))));
     }
   }
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::vector<prometheus::MetricFamily> families = metrics_.registry->Collect();
   if (host_) {
     auto engine_families = collect_engine_metrics(*host_, host_->engine().watermark());
     std::move(engine_families.begin(), engine_families.end(), std::back_inserter(families));
@@ -1141,6 +1046,8 @@ void Daemon::Impl::shutdown(const char* why) {
   admin_->stop();
   engine_timer_.cancel();
   resend_timer_.cancel();
+  snapshot_timer_.cancel();
+  if (snapshots_) snapshots_->cancel();
   fsync_timer_.cancel();
   if (event_log_) event_log_->flush();
   if (alertmanager_) alertmanager_->stop();
@@ -1168,7 +1075,7 @@ void Daemon::Impl::poll_shutdown() {
 void Daemon::Impl::refuse(Listener listener, RefusalReason reason, std::string_view detail,
                           const std::string& peer) {
   const auto l = static_cast<std::size_t>(listener);
-  refused_counters_[l][static_cast<std::size_t>(reason)]->Increment();
+  metrics_.refused(listener, reason).Increment();
   std::uint64_t suppressed = 0;
   if (!refusal_logs_[l].limiter.allow(time_.now(), suppressed)) return;
   log_.warning(
@@ -1180,8 +1087,7 @@ void Daemon::Impl::refuse(Listener listener, RefusalReason reason, std::string_v
 void Daemon::Impl::on_http_refusal(Listener listener, RefusalReason reason,
                                    const std::string& detail) {
   if (reason == RefusalReason::kInternalError) {
-    refused_counters_[static_cast<std::size_t>(listener)][static_cast<std::size_t>(reason)]
-        ->Increment();
+    metrics_.refused(listener, reason).Increment();
     log_.error("{}: internal error while handling a request: {}",
                kListenerNames[static_cast<std::size_t>(listener)], detail);
     return;

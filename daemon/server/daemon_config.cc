@@ -235,6 +235,14 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
                      "a byte count");
   }
   if (key == "max_shops") return set_count(config.max_shops, value, 0, 10'000'000, "a shop count");
+  if (key == "snapshot_every_events") {
+    return set_count(config.snapshot_every_events, value, 0, std::uint64_t{1} << 40,
+                     "an event count");
+  }
+  if (key == "snapshot_interval") return set_duration(config.snapshot_interval, value, false);
+  if (key == "snapshots_kept") {
+    return set_count(config.snapshots_kept, value, 1, 100, "a snapshot count");
+  }
   if (key == "admin_hosts") {
     std::vector<std::string> hosts;
     std::string_view rest = value;

@@ -70,6 +70,11 @@ struct DaemonConfig {
   std::optional<std::string> web_config_file;
   std::optional<std::string> ingest_web_config_file;
   AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
+  // Snapshots of the state (DATA/snapshots): taken after this many logged events, or after
+  // this long with at least one; the newest `snapshots_kept` are kept. 0 events: none by count.
+  std::uint64_t snapshot_every_events = 1'000'000;
+  Duration snapshot_interval = std::chrono::minutes(10);
+  std::uint32_t snapshots_kept = 2;
 };
 
 // Every key a config file may hold (flags are these with '-' for '_', less `alertmanager`), and

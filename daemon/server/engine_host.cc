@@ -4,9 +4,13 @@
 #include <cmath>
 
 #include "replywatch/event_codec.h"
+#include "replywatch/snapshot_codec.h"
 
 namespace replywatch::server {
 namespace {
+
+constexpr std::uint32_t kHostSection = 0x48535431;  // "HST1"
+constexpr std::uint32_t kHostEnd = 0x48454e44;      // "HEND"
 
 // Fractions and multiples of an SLA's main threshold (its deadline, or max_average) put beside
 // its own thresholds: enough to read a quantile near the target, at a handful of buckets per
@@ -130,6 +134,63 @@ void EngineHost::on_round_decided(const RoundDecided& effect) {
   if (bucket != bounds.end()) ++histogram.bucket_counts[bucket - bounds.begin()];
   histogram.sum += seconds;
   ++histogram.count;
+}
+
+void EngineHost::save(SnapshotWriter& out) const {
+  out.tag(kHostSection);
+  engine_.save(out);
+  shops_.save(out);
+  out.u64(histograms_.size());
+  for (const auto& per_sla : histograms_) {
+    out.u64(per_sla.size());
+    for (const ResponseHistogram& histogram : per_sla) {
+      out.u64(histogram.bucket_counts.size());
+      for (const std::uint64_t count : histogram.bucket_counts) out.u64(count);
+      out.f64(histogram.sum);
+      out.u64(histogram.count);
+    }
+  }
+  for (const PlatformEventCounts& counts : platform_counts_) {
+    for (const std::uint64_t received : counts.received) out.u64(received);
+    out.u64(counts.duplicates);
+    out.u64(counts.late);
+  }
+  out.boolean(alerts_ != nullptr);
+  if (alerts_) alerts_->save(out);
+  out.tag(kHostEnd);
+}
+
+void EngineHost::load(SnapshotReader& in) {
+  in.tag(kHostSection);
+  engine_.load(in);
+  shops_.load(in);
+  histograms_.assign(in.count(8), {});
+  if (histograms_.size() > engine_.shop_count()) in.fail("histograms of unknown shops");
+  for (std::size_t shop = 0; shop < histograms_.size(); ++shop) {
+    const auto& platform_bounds = bounds_[engine_.shop_platform(static_cast<std::uint32_t>(shop))];
+    auto& per_sla = histograms_[shop];
+    per_sla.resize(in.count(24));
+    if (per_sla.size() > platform_bounds.size()) in.fail("histograms of unknown SLAs");
+    for (std::size_t sla = 0; sla < per_sla.size(); ++sla) {
+      ResponseHistogram& histogram = per_sla[sla];
+      histogram.bucket_counts.resize(in.count(8));
+      if (!histogram.bucket_counts.empty() &&
+          histogram.bucket_counts.size() != platform_bounds[sla].size()) {
+        in.fail("a histogram with other buckets");
+      }
+      for (std::uint64_t& count : histogram.bucket_counts) count = in.u64();
+      histogram.sum = in.f64();
+      histogram.count = in.u64();
+    }
+  }
+  for (PlatformEventCounts& counts : platform_counts_) {
+    for (std::uint64_t& received : counts.received) received = in.u64();
+    counts.duplicates = in.u64();
+    counts.late = in.u64();
+  }
+  if (in.boolean() != (alerts_ != nullptr)) in.fail("alert state where none is kept, or none");
+  if (alerts_) alerts_->load(in);
+  in.tag(kHostEnd);
 }
 
 }  // namespace replywatch::server

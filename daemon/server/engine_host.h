@@ -72,6 +72,12 @@ class EngineHost final : private EffectSink {
   // keeps counting from where the old one was.
   void add_counts(std::uint32_t platform, const PlatformEventCounts& counts);
 
+  // Everything above, for snapshots: the engine, admitted shops, histograms, event counts and
+  // the alert state. load() takes a host built with the same rules and settings that has seen
+  // no event; it throws SnapshotError on damage.
+  void save(SnapshotWriter& out) const;
+  void load(SnapshotReader& in);
+
  private:
   void on_round_decided(const RoundDecided& effect) override;
   void on_warning(const WarningRaised& effect) override;

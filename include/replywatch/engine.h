@@ -19,6 +19,9 @@
 
 namespace replywatch {
 
+class SnapshotReader;
+class SnapshotWriter;
+
 struct EngineOptions {
   // How long an accepted (platform, shop, id) keeps making later copies duplicates, measured
   // against the watermark in event time.
@@ -193,6 +196,8 @@ class Engine {
   const EventCounters& counters() const;
   std::size_t shop_count() const;
   const std::string& shop_name(std::uint32_t shop) const;
+  // The platform index (in RuleSet::platforms) of a shop.
+  std::uint32_t shop_platform(std::uint32_t shop) const;
 
   // Memory held by open rounds and their bookkeeping, for the benchmark.
   struct MemoryStats {
@@ -203,6 +208,12 @@ class Engine {
     std::size_t dedup_entries = 0;
   };
   MemoryStats memory_stats() const;
+
+  // The whole state, for snapshots (engine_state_codec.h says what is kept). load() takes an
+  // engine built with the same rules and options that has seen no event; it throws
+  // SnapshotError on damage, leaving the engine unusable.
+  void save(SnapshotWriter& out) const;
+  void load(SnapshotReader& in);
 
  private:
   struct State;

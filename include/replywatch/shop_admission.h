@@ -15,6 +15,9 @@
 
 namespace replywatch {
 
+class SnapshotReader;
+class SnapshotWriter;
+
 inline constexpr std::uint32_t kDefaultMaxShops = 1000;
 
 class ShopAdmission {
@@ -31,6 +34,10 @@ class ShopAdmission {
 
   std::size_t admitted(std::uint32_t platform) const { return platforms_[platform].shops.size(); }
   std::uint32_t max_shops() const { return max_shops_; }
+
+  // The admitted shops, by platform; load() takes the same rules' admission with none admitted.
+  void save(SnapshotWriter& out) const;
+  void load(SnapshotReader& in);
 
  private:
   struct PlatformShops {
