@@ -233,8 +233,7 @@ class Daemon::Impl final {
   std::string admin_url_;      // http://the bound admin address, for links without external_url
   ListenerSecurity security_;  // from the web config files
   std::shared_ptr<BasicAuthenticator> admin_auth_;  // with basic_auth_users
-  std::array<prometheus::Counter*, kLoginFailureCount> login_failures_{};
-  std::unique_ptr<ConsoleStreams> console_;  // the console's live streams
+  std::unique_ptr<ConsoleStreams> console_;         // the console's live streams
 
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<EngineHost> host_;
@@ -446,18 +445,17 @@ int Daemon::Impl::run() {
         return check_ingest_header(header, ingest_settings_, ingest_backend_);
       });
   // Authentication comes before any route: whatever the admin listener serves is covered.
-  AdminGate admin_gate(
-      admin_auth_,
-      AdminGate::Counters{[this](LoginFailure failure) {
-                            login_failures_[static_cast<std::size_t>(failure)]->Increment();
-                          },
-                          [this](RefusalReason reason, std::string_view detail) {
-                            refuse(Listener::kAdmin, reason, detail, {});
-                          }},
-      [this](HttpRequest request, Respond respond) {
-        handle_admin_request(std::move(request), admin_backend_, admin_settings_,
-                             std::move(respond));
-      });
+  AdminGate admin_gate(admin_auth_,
+                       AdminGate::Counters{[this](LoginFailure failure) {
+                                             metrics_.login_failed(failure).Increment();
+                                           },
+                                           [this](RefusalReason reason, std::string_view detail) {
+                                             refuse(Listener::kAdmin, reason, detail, {});
+                                           }},
+                       [this](HttpRequest request, Respond respond) {
+                         handle_admin_request(std::move(request), admin_backend_, admin_settings_,
+                                              std::move(respond));
+                       });
   admin_ = std::make_unique<HttpServer>(io_, std::move(admin_gate), admin_limits,
                                         [this](RefusalReason reason, const std::string& detail) {
                                           on_http_refusal(Listener::kAdmin, reason, detail);
@@ -988,16 +986,6 @@ bool Daemon::Impl::secure_listeners() {
   const std::vector<std::string> problems = load_listener_security(config_, security_);
   for (const std::string& problem : problems) log_.error("{}", problem);
   if (!problems.empty()) return false;
-  auto& failures = prometheus::BuildCounter()
-                       .Name("replywatch_admin_login_failures_total")
-                       .Help(
-                           "Admin requests refused for missing, malformed or wrong Basic "
-                           "credentials, by reason.")
-                       .Register(*registry_);
-  for (std::size_t f = 0; f < kLoginFailureCount; ++f) {
-    login_failures_[f] =
-        &failures.Add({{"reason", std::string(login_failure_label(static_cast<LoginFailure>(f)))}});
-  }
   if (!security_.admin_users.empty()) {
     admin_auth_ = std::make_shared<BasicAuthenticator>(
         security_.admin_users,

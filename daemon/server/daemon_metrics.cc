@@ -113,6 +113,16 @@ DaemonMetrics::DaemonMetrics(std::uint32_t max_shops)
            {"reason", std::string(refusal_label(static_cast<RefusalReason>(r)))}});
     }
   }
+  auto& login_failures = prometheus::BuildCounter()
+                             .Name("replywatch_admin_login_failures_total")
+                             .Help(
+                                 "Admin requests refused for missing, malformed or wrong Basic "
+                                 "credentials, by reason.")
+                             .Register(*registry);
+  for (std::size_t f = 0; f < kLoginFailureCount; ++f) {
+    login_failure_counters[f] = &login_failures.Add(
+        {{"reason", std::string(login_failure_label(static_cast<LoginFailure>(f)))}});
+  }
 }
 
 }  // namespace replywatch::server

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "basic_auth.h"
 #include "refusal_reason.h"
 #include "replywatch/event_codec.h"
 
@@ -30,6 +31,9 @@ struct DaemonMetrics {
   }
   prometheus::Counter& refused(Listener listener, RefusalReason reason) {
     return *refused_counters[static_cast<std::size_t>(listener)][static_cast<std::size_t>(reason)];
+  }
+  prometheus::Counter& login_failed(LoginFailure failure) {
+    return *login_failure_counters[static_cast<std::size_t>(failure)];
   }
 
   std::shared_ptr<prometheus::Registry> registry;
@@ -65,6 +69,7 @@ struct DaemonMetrics {
  private:
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters{};
   std::array<std::array<prometheus::Counter*, kRefusalReasonCount>, 2> refused_counters{};
+  std::array<prometheus::Counter*, kLoginFailureCount> login_failure_counters{};
 };
 
 }  // namespace replywatch::server
