@@ -133,17 +133,24 @@ class DedupTable {
     ++size_;
   }
 
+  // One rebuild that both drops the expired entries and, when the live ones would leave the
+  // table more than half full, grows it: each entry is placed once per rebuild.
   void make_room(Instant now) {
-    if (!slots_.empty()) {
-      drop_expired(now);
-      // Grow only when the live entries would leave the table more than half full.
-      if ((size_ + 1) * 2 <= slots_.size()) return;
+    std::size_t live = 0;
+    for (const Slot& slot : slots_) {
+      if (!slot.empty() && slot.expires() >= now) ++live;
+    }
+    std::size_t size = slots_.size();
+    if (size == 0) {
+      size = kInitialSlots;
+    } else if ((live + 1) * 2 > size) {
+      size += size / 2;
     }
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? kInitialSlots : old.size() + old.size() / 2, Slot{});
+    slots_.assign(size, Slot{});
     size_ = 0;
     for (const Slot& slot : old) {
-      if (!slot.empty()) place(slot);
+      if (!slot.empty() && slot.expires() >= now) place(slot);
     }
   }
 
