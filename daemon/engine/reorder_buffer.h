@@ -15,7 +15,7 @@ namespace replywatch {
 
 class ReorderBuffer {
  public:
-  void push(Event event) {
+  void push(Event&& event) {
     std::uint32_t slot = 0;
     if (!free_slots_.empty()) {
       slot = free_slots_.back();
