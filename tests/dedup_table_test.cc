@@ -78,3 +78,32 @@ TEST_CASE("dedup_table: no two of a million keys share a hash", "[dedup_table]")
   }
   CHECK(seen.size() == 1'000'000);
 }
+
+TEST_CASE("dedup_table: a restored table still drops expired entries when it needs room",
+          "[dedup_table]") {
+  DedupTable table;
+  for (int i = 0; i < 40; ++i) {
+    table.insert_unless_present(DedupTable::key_of(0, "shop", "old-" + std::to_string(i)), at(10),
+                                at(0));
+  }
+  std::string bytes;
+  replywatch::SnapshotWriter writer([&](std::string_view piece) { bytes.append(piece); }, 64);
+  table.save(writer);
+  writer.flush();
+  DedupTable restored;
+  replywatch::SnapshotReader reader(bytes);
+  restored.load(reader);
+  reader.expect_end();
+  REQUIRE(restored.size() == 40);
+  const std::size_t capacity = restored.capacity();
+  // Long after the old ids expired: the inserts that fill the table make room by dropping
+  // them, not by growing.
+  for (int i = 0; i < 40; ++i) {
+    restored.insert_unless_present(DedupTable::key_of(0, "shop", "new-" + std::to_string(i)),
+                                   at(1'000), at(100));
+  }
+  CHECK(restored.capacity() == capacity);
+  CHECK(restored.size() == 40);
+  CHECK_FALSE(
+      restored.insert_unless_present(DedupTable::key_of(0, "shop", "old-3"), at(1'000), at(100)));
+}

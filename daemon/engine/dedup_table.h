@@ -15,6 +15,7 @@
 // not every id ever seen.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -59,11 +60,13 @@ class DedupTable {
       if (slot.empty()) {
         slot = wanted;
         ++size_;
+        earliest_expiry_ = std::min(earliest_expiry_, expires);
         return false;
       }
       if (slot.same_key(wanted)) {
         if (slot.expires() >= now) return true;
         slot = wanted;  // expired but not yet dropped: this copy counts anew
+        earliest_expiry_ = std::min(earliest_expiry_, expires);
         return false;
       }
     }
@@ -74,8 +77,11 @@ class DedupTable {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(old.size(), Slot{});
     size_ = 0;
+    earliest_expiry_ = kInstantMax;
     for (const Slot& slot : old) {
-      if (!slot.empty() && slot.expires() >= now) place(slot);
+      if (slot.empty() || slot.expires() < now) continue;
+      place(slot);
+      earliest_expiry_ = std::min(earliest_expiry_, slot.expires());
     }
   }
 
@@ -91,7 +97,12 @@ class DedupTable {
     slots_.assign(in.count(sizeof(Slot)), Slot{});
     in.raw(slots_.data(), slots_.size() * sizeof(Slot));
     std::size_t used = 0;
-    for (const Slot& slot : slots_) used += slot.empty() ? 0 : 1;
+    earliest_expiry_ = kInstantMax;
+    for (const Slot& slot : slots_) {
+      if (slot.empty()) continue;
+      ++used;
+      earliest_expiry_ = std::min(earliest_expiry_, slot.expires());
+    }
     if (used != size || (!slots_.empty() && used == slots_.size())) {
       in.fail("a dedup table whose entries do not add up");
     }
@@ -153,22 +164,39 @@ class DedupTable {
     ++size_;
   }
 
+  // One rebuild that both drops the expired entries and, when the live ones would leave the
+  // table more than half full, grows it: each entry is placed once per rebuild.
   void make_room(Instant now) {
-    if (!slots_.empty()) {
-      drop_expired(now);
-      // Grow only when the live entries would leave the table more than half full.
-      if ((size_ + 1) * 2 <= slots_.size()) return;
+    // While nothing can have expired (a day's traffic inside a day's retention), every entry
+    // is live and the count needs no pass over the table.
+    const bool any_expired = earliest_expiry_ < now;
+    std::size_t live = size_;
+    if (any_expired) {
+      live = 0;
+      for (const Slot& slot : slots_) {
+        if (!slot.empty() && slot.expires() >= now) ++live;
+      }
+    }
+    std::size_t size = slots_.size();
+    if (size == 0) {
+      size = kInitialSlots;
+    } else if ((live + 1) * 2 > size) {
+      size += size / 2;
     }
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? kInitialSlots : old.size() + old.size() / 2, Slot{});
+    slots_.assign(size, Slot{});
     size_ = 0;
+    earliest_expiry_ = kInstantMax;
     for (const Slot& slot : old) {
-      if (!slot.empty()) place(slot);
+      if (slot.empty() || (any_expired && slot.expires() < now)) continue;
+      place(slot);
+      earliest_expiry_ = std::min(earliest_expiry_, slot.expires());
     }
   }
 
   std::vector<Slot> slots_;
   std::size_t size_ = 0;
+  Instant earliest_expiry_ = kInstantMax;  // of the entries held; none: kInstantMax
 };
 
 }  // namespace replywatch

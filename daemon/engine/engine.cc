@@ -129,6 +129,20 @@ struct Engine::State {
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> platform_index;
   std::vector<Shop> shops;
 
+  // A rule set has a handful of platforms: comparing their names beats hashing the event's.
+  static constexpr std::size_t kScannedPlatforms = 16;
+  std::optional<std::uint32_t> find_platform(std::string_view name) const {
+    if (platforms.size() <= kScannedPlatforms) {
+      for (std::uint32_t p = 0; p < platforms.size(); ++p) {
+        if (platforms[p].rules->platform == name) return p;
+      }
+      return std::nullopt;
+    }
+    const auto found = platform_index.find(name);
+    if (found == platform_index.end()) return std::nullopt;
+    return found->second;
+  }
+
   ChunkedStore<Conversation> conversations;
   std::vector<std::uint32_t> free_conversations;
   ConversationIndex conversation_index;
@@ -339,7 +353,7 @@ std::uint32_t Engine::State::conversation_for(std::uint32_t shop, const std::str
 }
 
 void Engine::State::apply(Event& event) {
-  const std::uint32_t platform_index_value = platform_index.find(event.platform)->second;
+  const std::uint32_t platform_index_value = *find_platform(event.platform);
   const std::uint32_t shop_index = shop_for(platform_index_value, event.shop, event.ts);
   if (event.type == EventType::kAgentStatus) {
     on_agent_status(shops[shop_index], shop_index, event);
@@ -638,11 +652,11 @@ OfferResult Engine::offer(Event event) {
 
 EventKey Engine::key_of(const Event& event) const {
   const State& s = *state_;
-  const auto platform = s.platform_index.find(event.platform);
-  if (platform == s.platform_index.end()) {
+  const auto platform = s.find_platform(event.platform);
+  if (!platform) {
     throw std::invalid_argument("event for a platform without rules: " + event.platform);
   }
-  const Hash128 hash = DedupTable::key_of(platform->second, event.shop, event.id);
+  const Hash128 hash = DedupTable::key_of(*platform, event.shop, event.id);
   return EventKey{hash.low, hash.high};
 }
 
@@ -671,7 +685,7 @@ OfferResult Engine::offer(Event event, const EventKey& key) {
 
 bool Engine::is_duplicate(const Event& event) const {
   const State& s = *state_;
-  if (s.platform_index.find(event.platform) == s.platform_index.end()) return false;
+  if (!s.find_platform(event.platform)) return false;
   return is_duplicate(key_of(event));
 }
 

@@ -1,10 +1,11 @@
 #include "replywatch/event_codec.h"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
 #include <cstdint>
+
+#include "event_fields.h"
 
 namespace replywatch {
 namespace {
@@ -19,22 +20,27 @@ constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = 
 // SPEC §1 bounds only id, shop and conversation; other strings are bounded by the body limit.
 constexpr std::size_t kAnyLength = SIZE_MAX;
 
-Rejection reject(RejectReason reason, std::string_view field) { return Rejection{reason, field}; }
+using Kind = EventField::Kind;
+using Name = EventFieldName;
 
-// Looks up a string field; fills `out` and returns nothing when it is fine.
-std::optional<Rejection> read_string(const boost::json::object& object, std::string_view field,
-                                     bool required, std::size_t min_bytes, std::size_t max_bytes,
-                                     std::string& out) {
-  const boost::json::value* value = object.if_contains(field);
-  if (value == nullptr || value->is_null()) {
-    if (required) return reject(RejectReason::kMissingField, field);
+Rejection reject(RejectReason reason, Name field) {
+  return Rejection{reason, kEventFieldNames[static_cast<std::size_t>(field)]};
+}
+
+// Checks a string field; sets `out` and returns nothing when it is fine (or absent and optional).
+std::optional<Rejection> read_string(const EventFields& fields, Name name, bool required,
+                                     std::size_t min_bytes, std::size_t max_bytes,
+                                     std::string_view& out) {
+  const EventField& field = fields[name];
+  if (field.kind == Kind::kAbsent || field.kind == Kind::kNull) {
+    if (required) return reject(RejectReason::kMissingField, name);
     return std::nullopt;
   }
-  const boost::json::string* text = value->if_string();
-  if (text == nullptr || text->size() < min_bytes || text->size() > max_bytes) {
-    return reject(RejectReason::kBadField, field);
+  if (field.kind != Kind::kString || field.text.size() < min_bytes ||
+      field.text.size() > max_bytes) {
+    return reject(RejectReason::kBadField, name);
   }
-  out.assign(text->data(), text->size());
+  out = field.text;
   return std::nullopt;
 }
 
@@ -45,28 +51,60 @@ std::optional<EventType> parse_event_type(std::string_view name) {
   return std::nullopt;
 }
 
-std::optional<Instant> parse_timestamp(const boost::json::value& value) {
-  if (const auto* text = value.if_string()) {
-    return parse_rfc3339(std::string_view(text->data(), text->size()));
-  }
+std::optional<Instant> parse_timestamp(const EventField& field) {
   std::int64_t millis = 0;
-  if (const auto* signed_value = value.if_int64()) {
-    millis = *signed_value;
-  } else if (const auto* unsigned_value = value.if_uint64()) {
-    if (*unsigned_value > static_cast<std::uint64_t>(kMaxEpochMillis)) return std::nullopt;
-    millis = static_cast<std::int64_t>(*unsigned_value);
-  } else if (const auto* real = value.if_double()) {
-    // Some producers write integers as 1.7e12 or 1700000000000.0: fine when integral.
-    if (!std::isfinite(*real) || std::floor(*real) != *real || *real < 0.0 ||
-        *real > static_cast<double>(kMaxEpochMillis)) {
+  switch (field.kind) {
+    case Kind::kString:
+      return parse_rfc3339(field.text);
+    case Kind::kInt64:
+      millis = field.int64;
+      break;
+    case Kind::kUint64:
+      if (field.uint64 > static_cast<std::uint64_t>(kMaxEpochMillis)) return std::nullopt;
+      millis = static_cast<std::int64_t>(field.uint64);
+      break;
+    case Kind::kDouble:
+      // Some producers write integers as 1.7e12 or 1700000000000.0: fine when integral.
+      if (!std::isfinite(field.real) || std::floor(field.real) != field.real || field.real < 0.0 ||
+          field.real > static_cast<double>(kMaxEpochMillis)) {
+        return std::nullopt;
+      }
+      millis = static_cast<std::int64_t>(field.real);
+      break;
+    default:
       return std::nullopt;
-    }
-    millis = static_cast<std::int64_t>(*real);
-  } else {
-    return std::nullopt;
   }
   if (millis < 0 || millis > kMaxEpochMillis) return std::nullopt;
   return Instant(Duration(millis));
+}
+
+EventField field_of(const boost::json::value& value) {
+  EventField field;
+  switch (value.kind()) {
+    case boost::json::kind::null:
+      field.kind = Kind::kNull;
+      break;
+    case boost::json::kind::string:
+      field.kind = Kind::kString;
+      field.text = std::string_view(value.get_string().data(), value.get_string().size());
+      break;
+    case boost::json::kind::int64:
+      field.kind = Kind::kInt64;
+      field.int64 = value.get_int64();
+      break;
+    case boost::json::kind::uint64:
+      field.kind = Kind::kUint64;
+      field.uint64 = value.get_uint64();
+      break;
+    case boost::json::kind::double_:
+      field.kind = Kind::kDouble;
+      field.real = value.get_double();
+      break;
+    default:
+      field.kind = Kind::kOther;
+      break;
+  }
+  return field;
 }
 
 }  // namespace
@@ -79,67 +117,73 @@ std::string_view reject_reason_name(RejectReason reason) {
   return kRejectReasonNames.at(static_cast<std::size_t>(reason));
 }
 
-std::variant<Event, Rejection> decode_event(const boost::json::value& value,
-                                            const PlatformKnown& platform_known) {
-  const boost::json::object* object = value.if_object();
-  if (object == nullptr) return reject(RejectReason::kNotAnObject, {});
-
+std::variant<Event, Rejection> validate_event_fields(const EventFields& fields,
+                                                     const PlatformKnown& platform_known) {
   Event event;
-  if (auto bad = read_string(*object, "id", true, 1, 128, event.id)) return *bad;
-  if (auto bad = read_string(*object, "platform", true, 0, kAnyLength, event.platform)) {
-    return *bad;
-  }
-  if (!platform_known(event.platform)) return reject(RejectReason::kUnknownPlatform, "platform");
-  if (auto bad = read_string(*object, "shop", true, 1, 128, event.shop)) return *bad;
+  std::string_view text;
+  if (auto bad = read_string(fields, Name::kId, true, 1, 128, text)) return *bad;
+  event.id.assign(text);
+  if (auto bad = read_string(fields, Name::kPlatform, true, 0, kAnyLength, text)) return *bad;
+  if (!platform_known(text)) return reject(RejectReason::kUnknownPlatform, Name::kPlatform);
+  event.platform.assign(text);
+  if (auto bad = read_string(fields, Name::kShop, true, 1, 128, text)) return *bad;
+  event.shop.assign(text);
 
-  std::string type_name;
-  if (auto bad = read_string(*object, "type", true, 1, 64, type_name)) return *bad;
-  const std::optional<EventType> type = parse_event_type(type_name);
-  if (!type) return reject(RejectReason::kBadField, "type");
+  if (auto bad = read_string(fields, Name::kType, true, 1, 64, text)) return *bad;
+  const std::optional<EventType> type = parse_event_type(text);
+  if (!type) return reject(RejectReason::kBadField, Name::kType);
   event.type = *type;
 
   if (event.type != EventType::kAgentStatus) {
-    if (auto bad = read_string(*object, "conversation", true, 1, 256, event.conversation)) {
-      return *bad;
-    }
+    text = {};
+    if (auto bad = read_string(fields, Name::kConversation, true, 1, 256, text)) return *bad;
+    event.conversation.assign(text);
   }
   if (event.type == EventType::kBotMessage) {
-    if (auto bad = read_string(*object, "bot", true, 0, kAnyLength, event.bot)) return *bad;
+    text = {};
+    if (auto bad = read_string(fields, Name::kBot, true, 0, kAnyLength, text)) return *bad;
+    event.bot.assign(text);
   }
   if (event.type == EventType::kAgentStatus || event.type == EventType::kAgentMessage) {
     const bool required = event.type == EventType::kAgentStatus;
-    if (auto bad = read_string(*object, "agent", required, 0, kAnyLength, event.agent)) {
-      return *bad;
-    }
+    text = {};
+    if (auto bad = read_string(fields, Name::kAgent, required, 0, kAnyLength, text)) return *bad;
+    event.agent.assign(text);
   }
   if (event.type == EventType::kAgentStatus) {
-    std::string status;
-    if (auto bad = read_string(*object, "status", true, 1, 16, status)) return *bad;
-    if (status == "online") {
+    if (auto bad = read_string(fields, Name::kStatus, true, 1, 16, text)) return *bad;
+    if (text == "online") {
       event.online = true;
-    } else if (status != "offline") {
-      return reject(RejectReason::kBadField, "status");
+    } else if (text != "offline") {
+      return reject(RejectReason::kBadField, Name::kStatus);
     }
   }
 
-  const boost::json::value* ts = object->if_contains("ts");
-  if (ts == nullptr || ts->is_null()) return reject(RejectReason::kMissingField, "ts");
-  const std::optional<Instant> instant = parse_timestamp(*ts);
-  if (!instant) return reject(RejectReason::kBadField, "ts");
+  const EventField& ts = fields[Name::kTs];
+  if (ts.kind == Kind::kAbsent || ts.kind == Kind::kNull) {
+    return reject(RejectReason::kMissingField, Name::kTs);
+  }
+  const std::optional<Instant> instant = parse_timestamp(ts);
+  if (!instant) return reject(RejectReason::kBadField, Name::kTs);
   event.ts = *instant;
 
-  if (auto bad = read_string(*object, "channel", false, 0, kAnyLength, event.channel)) {
-    return *bad;
-  }
+  text = "chat";
+  if (auto bad = read_string(fields, Name::kChannel, false, 0, kAnyLength, text)) return *bad;
+  if (text != "chat") event.channel.assign(text);
   return event;
 }
 
-std::variant<Event, Rejection> decode_event_text(std::string_view text,
-                                                 const PlatformKnown& platform_known) {
-  boost::system::error_code error;
-  boost::json::value value = boost::json::parse(text, error);
-  if (error) return reject(RejectReason::kBadJson, {});
-  return decode_event(value, platform_known);
+std::variant<Event, Rejection> decode_event(const boost::json::value& value,
+                                            const PlatformKnown& platform_known) {
+  const boost::json::object* object = value.if_object();
+  if (object == nullptr) return Rejection{RejectReason::kNotAnObject, {}};
+  EventFields fields;
+  for (std::size_t i = 0; i < kEventFieldCount; ++i) {
+    if (const boost::json::value* member = object->if_contains(kEventFieldNames[i])) {
+      fields.fields[i] = field_of(*member);
+    }
+  }
+  return validate_event_fields(fields, platform_known);
 }
 
 std::string encode_event(const Event& event) {

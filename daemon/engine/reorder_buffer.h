@@ -16,7 +16,7 @@ namespace replywatch {
 
 class ReorderBuffer {
  public:
-  void push(Event event) {
+  void push(Event&& event) {
     std::uint32_t slot = 0;
     if (!free_slots_.empty()) {
       slot = free_slots_.back();
@@ -40,8 +40,8 @@ class ReorderBuffer {
     std::pop_heap(heap_.begin(), heap_.end(), later);
     const Handle handle = heap_.back();
     heap_.pop_back();
+    // Moving out leaves the slot's strings empty and their memory with the event.
     Event event = std::move(slots_[handle.slot]);
-    slots_[handle.slot] = Event{};
     free_slots_.push_back(handle.slot);
     // A burst (a large batch, a slow watermark) leaves many empty slots of ~250 bytes each: give
     // them back once the buffer has drained, rather than keep the peak for good.

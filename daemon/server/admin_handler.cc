@@ -186,7 +186,38 @@ void handle_admin_request(HttpRequest request, AdminBackend& backend, const Admi
       return backend.console_stream(filter, respond);
     }
   }
+  if (request.method() == http::verb::get &&
+      request.target().substr(0, request.target().find('?')) == "/metrics") {
+    const unsigned version = request.version();
+    backend.metrics(
+        accepts_gzip(request[http::field::accept_encoding]), [respond, version](MetricsBody body) {
+          if (body.failed) {
+            HttpResponse failed{http::status::internal_server_error, version};
+            failed.set(http::field::content_type, "text/plain; charset=utf-8");
+            failed.body() = "internal error\n";
+            return respond(std::move(failed));
+          }
+          HttpResponse response{http::status::ok, version};
+          response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+          response.set(http::field::vary, "Accept-Encoding");
+          if (body.gzipped) response.set(http::field::content_encoding, "gzip");
+          response.body() = std::move(body.text);
+          respond(std::move(response));
+        });
+    return;
+  }
   respond(answer_admin_request(request, backend));
+}
+
+void AdminBackend::metrics(bool gzip, std::function<void(MetricsBody)> done) {
+  MetricsBody body{metrics_text(), false};
+  if (gzip) {
+    if (auto compressed = gzip_compress(body.text)) {
+      body.text = std::move(*compressed);
+      body.gzipped = true;
+    }
+  }
+  done(std::move(body));
 }
 
 HttpResponse handle_admin_request(const HttpRequest& request, AdminBackend& backend,
@@ -219,16 +250,7 @@ HttpResponse answer_admin_request(const HttpRequest& request, AdminBackend& back
 
   if (path == "/metrics") {
     if (!get) return method_not_allowed("GET");
-    HttpResponse response = text_response(request, http::status::ok, backend.metrics_text(),
-                                          "text/plain; version=0.0.4; charset=utf-8");
-    response.set(http::field::vary, "Accept-Encoding");
-    if (accepts_gzip(request[http::field::accept_encoding])) {
-      if (auto compressed = gzip_compress(response.body())) {
-        response.body() = std::move(*compressed);
-        response.set(http::field::content_encoding, "gzip");
-      }
-    }
-    return response;
+    throw std::logic_error("GET /metrics is answered by handle_admin_request");
   }
   if (path == "/-/healthy") {
     if (!get) return method_not_allowed("GET");

@@ -23,12 +23,23 @@ struct ReloadOutcome {
   std::string state = "rebuilding from the journal";  // what happens next, for the answer
 };
 
+// A /metrics answer's body.
+struct MetricsBody {
+  std::string text;
+  bool gzipped = false;
+  bool failed = false;  // nothing could be written: answer 500
+};
+
 class AdminBackend {
  public:
   virtual ~AdminBackend() = default;
   virtual bool ready() const = 0;
   // Prometheus text format 0.0.4.
   virtual std::string metrics_text() = 0;
+  // The same, gzip'd when `gzip` is asked and compression works, answered through `done` once,
+  // on the event loop, possibly later: the daemon writes and compresses the text on another
+  // thread. By default: metrics_text() and compression inline.
+  virtual void metrics(bool gzip, std::function<void(MetricsBody)> done);
   // Validates every rule file (possibly off the event loop) and calls `done` once, on the event
   // loop; on success the new rules take effect once the state has been rebuilt under them from
   // the journal, while the old ones keep serving.

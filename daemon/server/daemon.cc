@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +30,7 @@
 #include "engine_host.h"
 #include "engine_metrics.h"
 #include "event_clock.h"
+#include "gzip.h"
 #include "http_server.h"
 #include "ingest_handler.h"
 #include "journal_migration.h"
@@ -157,6 +159,9 @@ class Daemon::Impl final {
     explicit AdminAdapter(Impl& impl) : impl_(impl) {}
     bool ready() const override { return impl_.ready_; }
     std::string metrics_text() override { return impl_.metrics_text(); }
+    void metrics(bool gzip, std::function<void(MetricsBody)> done) override {
+      impl_.metrics(gzip, std::move(done));
+    }
     void reload(std::string_view trigger, std::function<void(ReloadOutcome)> done) override {
       impl_.reload(std::string(trigger), std::move(done));
     }
@@ -183,6 +188,10 @@ class Daemon::Impl final {
   void arm_fsync_timer();
   void update_log_metrics();
   std::string metrics_text();
+  struct MetricsCopy;
+  MetricsCopy copy_metrics();
+  static std::string render_metrics(const MetricsCopy& copy);
+  void metrics(bool gzip, std::function<void(MetricsBody)> done);
   void reload(std::string trigger, std::function<void(ReloadOutcome)> done);
   std::optional<boost::json::object> at_risk(const AtRiskQuery& query);
   std::optional<boost::json::object> console(const ConsoleFilter& filter);
@@ -216,6 +225,9 @@ class Daemon::Impl final {
   mutable EventClock clock_;
   const Logger& log_;
   net::io_context io_{1};
+  // Writes and compresses /metrics answers off the event loop (see metrics()). Declared after
+  // io_, so it is joined before io_ goes: a scrape in progress still posts its answer there.
+  net::thread_pool metrics_worker_{1};
   net::signal_set signals_;
   net::steady_timer engine_timer_;
   net::steady_timer shutdown_timer_;
@@ -931,7 +943,14 @@ void Daemon::Impl::update_log_metrics() {
   was = now;
 }
 
-std::string Daemon::Impl::metrics_text() {
+// What a scrape reports, copied on the event loop at one instant; written out from there on.
+struct Daemon::Impl::MetricsCopy {
+  std::vector<prometheus::MetricFamily> own;  // the daemon's registry: a few dozen samples
+  std::optional<EngineMetricsSnapshot> engine;
+  double started_at_seconds = 0.0;
+};
+
+Daemon::Impl::MetricsCopy Daemon::Impl::copy_metrics() {
   advance_to_now();
   update_log_metrics();
   if (host_) {
@@ -940,14 +959,47 @@ std::string Daemon::Impl::metrics_text() {
           .Set(static_cast<double>(host_->shops().admitted(static_cast<std::uint32_t>(p))));
     }
   }
-  std::vector<prometheus::MetricFamily> families = metrics_.registry->Collect();
-  if (host_) {
-    auto engine_families = collect_engine_metrics(*host_, host_->engine().watermark());
-    std::move(engine_families.begin(), engine_families.end(), std::back_inserter(families));
-  }
-  auto process = collect_process_metrics(to_seconds(started_at_.time_since_epoch()));
-  std::move(process.begin(), process.end(), std::back_inserter(families));
-  return prometheus::TextSerializer().Serialize(families);
+  MetricsCopy copy;
+  copy.own = metrics_.registry->Collect();
+  if (host_) copy.engine = snapshot_engine_metrics(*host_, host_->engine().watermark());
+  copy.started_at_seconds = to_seconds(started_at_.time_since_epoch());
+  return copy;
+}
+
+std::string Daemon::Impl::render_metrics(const MetricsCopy& copy) {
+  std::string text = prometheus::TextSerializer().Serialize(copy.own);
+  if (copy.engine) write_engine_metrics(*copy.engine, text);
+  text += prometheus::TextSerializer().Serialize(collect_process_metrics(copy.started_at_seconds));
+  return text;
+}
+
+std::string Daemon::Impl::metrics_text() { return render_metrics(copy_metrics()); }
+
+// Only the copy is taken on the loop; writing tens of megabytes of text and compressing them
+// happen on the worker, so ingest and timers wait milliseconds for a scrape, not its whole time.
+void Daemon::Impl::metrics(bool gzip, std::function<void(MetricsBody)> done) {
+  auto copy = std::make_shared<const MetricsCopy>(copy_metrics());
+  net::post(metrics_worker_, [this, copy = std::move(copy), gzip, done = std::move(done)] {
+    MetricsBody body;
+    std::string failure;
+    try {
+      body.text = render_metrics(*copy);
+      if (gzip) {
+        if (auto compressed = gzip_compress(body.text)) {
+          body.text = std::move(*compressed);
+          body.gzipped = true;
+        }
+      }
+    } catch (const std::exception& error) {
+      body = MetricsBody{};
+      body.failed = true;
+      failure = error.what();
+    }
+    net::post(io_, [this, done, body = std::move(body), failure = std::move(failure)]() mutable {
+      if (body.failed) on_http_refusal(Listener::kAdmin, RefusalReason::kInternalError, failure);
+      done(std::move(body));
+    });
+  });
 }
 
 std::optional<boost::json::object> Daemon::Impl::at_risk(const AtRiskQuery& query) {

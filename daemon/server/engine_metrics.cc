@@ -101,56 +101,90 @@ struct Families {
 };
 
 ClientMetric histogram_metric(std::vector<ClientMetric::Label> labels,
-                              const std::vector<double>& bounds,
-                              const ResponseHistogram* histogram) {
+                              const EngineMetricsSnapshot& snapshot,
+                              const EngineMetricsSnapshot::Histogram& histogram) {
   ClientMetric metric;
   metric.label = std::move(labels);
+  const std::vector<double>& bounds = snapshot.bounds[histogram.bounds];
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < bounds.size(); ++i) {
-    if (histogram != nullptr) cumulative += histogram->bucket_counts[i];
+    if (histogram.observed) cumulative += snapshot.bucket_counts[histogram.first_count + i];
     metric.histogram.bucket.push_back(ClientMetric::Bucket{cumulative, bounds[i]});
   }
-  const std::uint64_t count = histogram != nullptr ? histogram->count : 0;
   metric.histogram.bucket.push_back(
-      ClientMetric::Bucket{count, std::numeric_limits<double>::infinity()});
-  metric.histogram.sample_count = count;
-  metric.histogram.sample_sum = histogram != nullptr ? histogram->sum : 0.0;
+      ClientMetric::Bucket{histogram.count, std::numeric_limits<double>::infinity()});
+  metric.histogram.sample_count = histogram.count;
+  metric.histogram.sample_sum = histogram.sum;
   return metric;
 }
 
 }  // namespace
 
-std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant at) {
-  Families f;
+EngineMetricsSnapshot snapshot_engine_metrics(const EngineHost& host, Instant at) {
+  EngineMetricsSnapshot snapshot;
   const RuleSet& rules = host.rules();
+  // (platform, SLA) -> index into snapshot.bounds
+  std::vector<std::vector<std::uint32_t>> bounds_index(rules.platforms.size());
   for (std::uint32_t p = 0; p < rules.platforms.size(); ++p) {
     const PlatformRules& platform = rules.platforms[p];
-    const PlatformEventCounts& counts = host.platform_counts(p);
+    EngineMetricsSnapshot::Platform& out = snapshot.platforms.emplace_back();
+    out.name = platform.platform;
+    out.counts = host.platform_counts(p);
+    for (std::uint32_t s = 0; s < platform.slas.size(); ++s) {
+      const Sla& sla = platform.slas[s];
+      if (sla.objective) out.objectives.emplace_back(sla.name, *sla.objective);
+      bounds_index[p].push_back(static_cast<std::uint32_t>(snapshot.bounds.size()));
+      snapshot.bounds.push_back(host.bucket_bounds(SlaRef{p, 0, s}));
+    }
+    // A platform without service hours is always open.
+    if (platform.service_hours) {
+      out.service_open = ServiceHours(&*platform.service_hours, platform.timezone).is_open(at);
+    }
+  }
+  snapshot.series = host.engine().figures(at);
+  snapshot.histograms.reserve(snapshot.series.size());
+  for (const SlaFigures& figures : snapshot.series) {
+    EngineMetricsSnapshot::Histogram histogram;
+    histogram.bounds = bounds_index[figures.ref.platform][figures.ref.sla];
+    if (const ResponseHistogram* observed = host.histogram(figures.ref)) {
+      histogram.observed = true;
+      histogram.first_count = static_cast<std::uint32_t>(snapshot.bucket_counts.size());
+      snapshot.bucket_counts.insert(snapshot.bucket_counts.end(), observed->bucket_counts.begin(),
+                                    observed->bucket_counts.end());
+      histogram.sum = observed->sum;
+      histogram.count = observed->count;
+    }
+    snapshot.histograms.push_back(histogram);
+  }
+  return snapshot;
+}
+
+std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant at) {
+  return engine_metric_families(snapshot_engine_metrics(host, at));
+}
+
+std::vector<MetricFamily> engine_metric_families(const EngineMetricsSnapshot& snapshot) {
+  Families f;
+  for (const EngineMetricsSnapshot::Platform& platform : snapshot.platforms) {
     for (int t = 0; t < kEventTypeCount; ++t) {
       add(f.received,
-          {label("platform", platform.platform),
+          {label("platform", platform.name),
            label("type", std::string(event_type_name(static_cast<EventType>(t))))},
-          static_cast<double>(counts.received[static_cast<std::size_t>(t)]));
+          static_cast<double>(platform.counts.received[static_cast<std::size_t>(t)]));
     }
-    add(f.duplicates, {label("platform", platform.platform)},
-        static_cast<double>(counts.duplicates));
-    add(f.late, {label("platform", platform.platform)}, static_cast<double>(counts.late));
-    for (const Sla& sla : platform.slas) {
-      if (sla.objective) {
-        add(f.objective, {label("platform", platform.platform), label("sla", sla.name)},
-            *sla.objective);
-      }
+    add(f.duplicates, {label("platform", platform.name)},
+        static_cast<double>(platform.counts.duplicates));
+    add(f.late, {label("platform", platform.name)}, static_cast<double>(platform.counts.late));
+    for (const auto& [sla, objective] : platform.objectives) {
+      add(f.objective, {label("platform", platform.name), label("sla", sla)}, objective);
     }
-    bool open = true;  // a platform without service hours is always open
-    if (platform.service_hours)
-      open = ServiceHours(&*platform.service_hours, platform.timezone).is_open(at);
-    add(f.service_open, {label("platform", platform.platform)}, open ? 1.0 : 0.0);
+    add(f.service_open, {label("platform", platform.name)}, platform.service_open ? 1.0 : 0.0);
   }
 
-  const std::vector<SlaFigures> figures = host.engine().figures(at);
   const std::string* last_platform = nullptr;
   const std::string* last_shop = nullptr;
-  for (const SlaFigures& sla : figures) {
+  for (std::size_t i = 0; i < snapshot.series.size(); ++i) {
+    const SlaFigures& sla = snapshot.series[i];
     auto labels = [&] {
       return std::vector<ClientMetric::Label>{label("platform", sla.platform),
                                               label("shop", sla.shop), label("sla", sla.sla)};
@@ -165,8 +199,7 @@ std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant
     add(f.warnings, labels(), static_cast<double>(sla.warnings));
     add(f.understaffed, labels(), sla.understaffed_seconds);
     if (sla.kind != SlaKind::kAgentPresence) {
-      f.response.metric.push_back(
-          histogram_metric(labels(), host.bucket_bounds(sla.ref), host.histogram(sla.ref)));
+      f.response.metric.push_back(histogram_metric(labels(), snapshot, snapshot.histograms[i]));
     }
     add(f.open, labels(), static_cast<double>(sla.open_rounds));
     add(f.at_risk, labels(), static_cast<double>(sla.at_risk_rounds));

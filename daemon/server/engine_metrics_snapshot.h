@@ -1,0 +1,46 @@
+// What a scrape reports of one EngineHost, copied on the event loop at one instant. Taking it
+// costs a pass over the figures (no formatting, no labels); the text is written from it on
+// another thread, so a scrape of 10 000 series holds the loop for milliseconds, not for the
+// hundreds it takes to write and compress tens of megabytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine_host.h"
+#include "replywatch/engine.h"
+
+namespace replywatch::server {
+
+struct EngineMetricsSnapshot {
+  struct Platform {
+    std::string name;
+    PlatformEventCounts counts;
+    std::vector<std::pair<std::string, double>> objectives;  // (SLA, objective), where set
+    bool service_open = true;
+  };
+  struct Histogram {
+    std::uint32_t bounds = 0;       // index into `bounds`
+    std::uint32_t first_count = 0;  // index into `bucket_counts` of its first bucket
+    bool observed = false;          // false: every bucket, the sum and the count are 0
+    double sum = 0.0;
+    std::uint64_t count = 0;
+  };
+
+  std::vector<Platform> platforms;
+  // Sorted by platform, shop and SLA name, as Engine::figures gives them.
+  std::vector<SlaFigures> series;
+  // One per series; only for SLAs that observe rounds (not agent_presence).
+  std::vector<Histogram> histograms;
+  std::vector<std::vector<double>> bounds;   // per (platform, SLA) with a histogram
+  std::vector<std::uint64_t> bucket_counts;  // per bound, not cumulative
+};
+
+EngineMetricsSnapshot snapshot_engine_metrics(const EngineHost& host, Instant at);
+
+// Appends the families of SPEC §8 to `out` as Prometheus text (format 0.0.4), byte for byte what
+// prometheus-cpp's TextSerializer writes for collect_engine_metrics' families.
+void write_engine_metrics(const EngineMetricsSnapshot& snapshot, std::string& out);
+
+}  // namespace replywatch::server
