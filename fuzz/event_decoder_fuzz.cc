@@ -1,5 +1,5 @@
-// libFuzzer target: one NDJSON line through the event decoder (SPEC §1). Whatever the bytes, the
-// decoder returns an event or a rejection; an event survives encode/decode unchanged.
+// libFuzzer target: one NDJSON line through the event decoder (docs/events.md). Whatever the bytes,
+// the decoder returns an event or a rejection; an event survives encode/decode unchanged.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

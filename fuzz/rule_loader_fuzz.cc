@@ -1,5 +1,5 @@
-// libFuzzer target: one rule file's text through the loader (SPEC §2). Whatever the bytes, the
-// loader returns rules or positioned errors, never both, and never crashes or hangs.
+// libFuzzer target: one rule file's text through the loader (docs/rules.md). Whatever the bytes,
+// the loader returns rules or positioned errors, never both, and never crashes or hangs.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

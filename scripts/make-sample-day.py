@@ -7,7 +7,7 @@
 The day is Friday 2026-11-20, 00:00-24:00 Asia/Shanghai, i.e. 2026-11-19T16:00Z to
 2026-11-20T16:00Z. The Amazon and eBay shops cover the same 24 hours as seen from
 America/Los_Angeles: Thursday 2026-11-19 08:00 to Friday 2026-11-20 08:00 PST.
-Events follow SPEC.md section 1 and are printed one JSON object per line, sorted by
+Events follow docs/events.md and are printed one JSON object per line, sorted by
 `ts`. The output depends only on SEED: Python 3 standard library, no network, no clock.
 See docs/sample-day.md for what the day contains.
 """

@@ -1,5 +1,5 @@
-// Settings of `replywatch run` (SPEC §7): listen addresses, one setting at a time, the config
-// file with FILE:LINE:COL errors, and the checks across settings.
+// Settings of `replywatch run` (docs/operations.md): listen addresses, one setting at a time, the
+// config file with FILE:LINE:COL errors, and the checks across settings.
 #include "daemon_config.h"
 
 #include <unistd.h>
@@ -51,7 +51,8 @@ std::string joined(const std::vector<std::string>& lines) {
 
 }  // namespace
 
-TEST_CASE("daemon_config: defaults are loopback listeners and SPEC's limits", "[daemon_config]") {
+TEST_CASE("daemon_config: defaults are loopback listeners and the documented limits",
+          "[daemon_config]") {
   const DaemonConfig config;
   CHECK(config.rules == "rules");
   CHECK(config.data == "replywatch-data");

@@ -453,7 +453,7 @@ TEST_CASE("promtool accepts a real scrape", "[daemon][promtool]") {
   const auto [status, output] =
       shell("promtool check metrics < " + (dir.path() / "scrape.txt").string());
   INFO(output);
-  // No lint finding at all: every name of SPEC §8 follows Prometheus's conventions.
+  // No lint finding at all: every name of docs/metrics.md follows Prometheus's conventions.
   CHECK(status == 0);
   CHECK(output.find_first_not_of(" \n") == std::string::npos);
   for (const char* name : {"replywatch_events_received_total",

@@ -1,4 +1,4 @@
-// Hand-worked average_response scenarios (SPEC §4, §5).
+// Hand-worked average_response scenarios (docs/rules.md, "SLA kinds").
 #include <catch2/catch.hpp>
 
 #include "engine_test_support.h"

@@ -1,5 +1,5 @@
-// `channels` on an SLA (SPEC §3): only rounds started on a listed channel are scored; the others
-// still exist and are answered as usual.
+// `channels` on an SLA (docs/rules.md, "Channels"): only rounds started on a listed channel are
+// scored; the others still exist and are answered as usual.
 #include <catch2/catch.hpp>
 
 #include "engine_test_support.h"

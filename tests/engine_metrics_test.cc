@@ -1,5 +1,5 @@
-// SPEC §8's engine-derived metrics: names, types, labels, and values equal to the engine's own
-// figures, checked both as families and as the Prometheus text a scrape returns.
+// The engine-derived metrics of docs/metrics.md: names, types, labels, and values equal to the
+// engine's own figures, checked both as families and as the Prometheus text a scrape returns.
 #include "engine_metrics.h"
 
 #include <prometheus/metric_family.h>
@@ -199,8 +199,9 @@ struct Scenario {
 
 }  // namespace
 
-TEST_CASE("engine_metrics: family names and types are SPEC §8's, counters end in _total",
-          "[engine_metrics]") {
+TEST_CASE(
+    "engine_metrics: family names and types are those of docs/metrics.md, counters end in _total",
+    "[engine_metrics]") {
   Scenario s;
   const auto families = collect_engine_metrics(s.host, s.at);
   REQUIRE(families.size() == kSpecFamilies.size());

@@ -1,4 +1,4 @@
-// Hand-worked ordering, dedup and lateness scenarios (SPEC §1, §6).
+// Hand-worked ordering, dedup and lateness scenarios (docs/events.md).
 #include <catch2/catch.hpp>
 #include <stdexcept>
 

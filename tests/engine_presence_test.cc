@@ -1,4 +1,4 @@
-// Hand-worked agent_presence scenarios (SPEC §4 "agent_presence").
+// Hand-worked agent_presence scenarios (docs/rules.md, "SLA kinds").
 #include <catch2/catch.hpp>
 
 #include "engine_test_support.h"

@@ -1,5 +1,6 @@
-// Property (SPEC §6): a stream out of order by less than allowed_lateness, with ties kept in
-// arrival order, gives exactly the same result as the sorted stream.
+// Property (docs/events.md, "Ordering and lateness"): a stream out of order by less than
+// allowed_lateness, with ties kept in arrival order, gives exactly the same result as the sorted
+// stream.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>

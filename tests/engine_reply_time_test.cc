@@ -1,4 +1,4 @@
-// Hand-worked reply_time scenarios (SPEC §3, §4, §6).
+// Hand-worked reply_time scenarios (docs/rules.md, "SLA kinds").
 #include <catch2/catch.hpp>
 
 #include "engine_test_support.h"

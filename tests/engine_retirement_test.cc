@@ -1,5 +1,6 @@
-// Retired rounds (SPEC §3): a round every scoring SLA has decided makes room for the next
-// session's first round; one still undecided stays open; retirement is reported as RoundEnded.
+// Retired rounds (docs/rules.md, "Sessions"): a round every scoring SLA has decided makes room for
+// the next session's first round; one still undecided stays open; retirement is reported as
+// RoundEnded.
 #include <catch2/catch.hpp>
 
 #include "engine_test_support.h"

@@ -1,4 +1,4 @@
-// Hand-worked session scenarios (SPEC §3 "Session"), seen through rounds: first SLAs.
+// Hand-worked session scenarios (docs/rules.md, "Sessions"), seen through rounds: first SLAs.
 #include <catch2/catch.hpp>
 
 #include "engine_test_support.h"
@@ -235,7 +235,7 @@ TEST_CASE("engine: sessions: a late buyer message keeps the session of its conve
 TEST_CASE("engine: sessions: a small dedup retention does not forget a late event's session",
           "[engine][sessions]") {
   // The same late 10:05 message as above, with ids remembered for 1 ms only: the conversation's
-  // session must still be found (SPEC §6: outcomes depend only on event timestamps).
+  // session must still be found (docs/events.md: outcomes depend only on event timestamps).
   Harness h(rules_from_yaml(kYaml), replywatch::EngineOptions{ms(1)});
   h.replay({
       buyer("b1", "s1", "c1", T("2026-11-20T10:00:00+08:00")),

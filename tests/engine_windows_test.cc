@@ -1,4 +1,5 @@
-// Hand-worked window, budget and figures scenarios (SPEC §5, §7).
+// Hand-worked window, budget and figures scenarios (docs/rules.md, "Windows, objectives and error
+// budgets").
 #include <catch2/catch.hpp>
 #include <string>
 #include <tuple>

@@ -411,7 +411,7 @@ TEST_CASE("event_codec: the first problem in table order is reported", "[event_c
 
 TEST_CASE("event_codec: bot, agent and channel have no length limits of their own",
           "[event_codec]") {
-  // SPEC §1 bounds only id, shop and conversation; these are plain strings.
+  // The event format bounds only id, shop and conversation; these are plain strings.
   Fields bot = bot_fields();
   bot["bot"] = q(repeat("b", 300));
   CHECK(accept(to_json(bot)).bot.size() == 300);

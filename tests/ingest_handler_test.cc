@@ -1,4 +1,5 @@
-// POST /v1/events (SPEC §7) without sockets: a fake backend records what the handler commits.
+// POST /v1/events (docs/events.md) without sockets: a fake backend records what the handler
+// commits.
 #include "ingest_handler.h"
 
 #include <boost/beast/http/field.hpp>

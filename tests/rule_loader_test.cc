@@ -120,7 +120,7 @@ slas:
     hours: service
 )";
 
-TEST_CASE("rule_loader: the SPEC example loads with every field set") {
+TEST_CASE("rule_loader: the full example loads with every field set") {
   const RuleLoadResult result = load(kSpecExample);
   INFO(Catch::Detail::stringify(errors_of(result)));
   const PlatformRules& rules = only_platform(result);

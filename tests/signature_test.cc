@@ -1,4 +1,5 @@
-// Signed webhooks (SPEC §7): HMAC-SHA256 of TIMESTAMP "." BODY, lowercase hex, 300 s window.
+// Signed webhooks (docs/events.md, "Signing requests"): HMAC-SHA256 of TIMESTAMP "." BODY,
+// lowercase hex, 300 s window.
 #include "signature.h"
 
 #include <catch2/catch.hpp>

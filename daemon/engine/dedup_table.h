@@ -1,6 +1,7 @@
-// The accepted (platform, shop, id) triples that still make later copies duplicates (SPEC §1),
-// each as 96 bits of a 128-bit keyed hash and the instant its retention ends: 20 bytes a slot in
-// one flat array, instead of the triple's strings in a node-based set (about 150 bytes an id).
+// The accepted (platform, shop, id) triples that still make later copies duplicates
+// (docs/events.md), each as 96 bits of a 128-bit keyed hash and the instant its retention ends: 20
+// bytes a slot in one flat array, instead of the triple's strings in a node-based set (about 150
+// bytes an id).
 //
 // Two different triples are confused only when those 96 bits are equal. For n remembered ids
 // that has probability about n² / 2⁹⁷: 6·10⁻¹⁴ at 10⁸ ids (a hundred million ids inside one

@@ -17,7 +17,8 @@ constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = 
     "bad_json",         "not_an_object",     "missing_field", "bad_field",
     "unknown_platform", "too_far_in_future", "too_old",       "too_many_shops"};
 
-// SPEC §1 bounds only id, shop and conversation; other strings are bounded by the body limit.
+// The event format (docs/events.md) bounds only id, shop and conversation; other strings are
+// bounded by the body limit.
 constexpr std::size_t kAnyLength = SIZE_MAX;
 
 using Kind = EventField::Kind;

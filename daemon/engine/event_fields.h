@@ -60,7 +60,8 @@ inline std::optional<EventFieldName> event_field_named(std::string_view key) {
   return std::nullopt;
 }
 
-// The checks of SPEC §1 in the order of its table, so the reason names the first problem found.
+// The checks of docs/events.md in the order of its field table, so the reason names the first
+// problem found.
 std::variant<Event, Rejection> validate_event_fields(const EventFields& fields,
                                                      const PlatformKnown& platform_known);
 

@@ -1,6 +1,6 @@
-// Events waiting for the watermark (SPEC §6): handed out in `ts` order, ties in arrival order.
-// The heap holds 24-byte handles; the events themselves stay put in reused slots, so a push or
-// pop moves no strings.
+// Events waiting for the watermark (docs/events.md, "Ordering and lateness"): handed out in `ts`
+// order, ties in arrival order. The heap holds 24-byte handles; the events themselves stay put in
+// reused slots, so a push or pop moves no strings.
 #pragma once
 
 #include <algorithm>

@@ -1,5 +1,6 @@
-// A sliding window of decided rounds, in buckets (SPEC §5). Only non-empty buckets are kept, so
-// a 30-day window of 1-minute buckets costs nothing for the minutes without rounds.
+// A sliding window of decided rounds, in buckets (docs/rules.md, "Windows, objectives and error
+// budgets"). Only non-empty buckets are kept, so a 30-day window of 1-minute buckets costs nothing
+// for the minutes without rounds.
 #pragma once
 
 #include <cstdint>

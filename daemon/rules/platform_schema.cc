@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::array<std::string_view, 7> kTopLevelKeys = {
     "platform", "timezone", "service_hours", "sessions", "replies", "slas", "shops"};
-constexpr std::size_t kMaxShopBytes = 128;  // SPEC §1
+constexpr std::size_t kMaxShopBytes = 128;  // the shop bound of docs/events.md
 constexpr std::array<std::string_view, 1> kSessionsKeys = {"idle_timeout"};
 constexpr std::array<std::string_view, 1> kRepliesKeys = {"counted_bots"};
 

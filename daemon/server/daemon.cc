@@ -380,7 +380,7 @@ int Daemon::Impl::run() {
     if (!ingest_settings_.secret) problems.push_back(error);
   }
   ingest_settings_.max_future_skew = config_.max_future_skew;
-  // Older events could no longer be recognised as retries (SPEC §6 too_old).
+  // Older events could no longer be recognised as retries (`too_old` in docs/events.md).
   ingest_settings_.max_event_age = config_.allowed_lateness + config_.dedup_retention;
   ingest_settings_.max_events_per_request = config_.max_events_per_request;
   admin_settings_.allowed_hosts = config_.admin_hosts;

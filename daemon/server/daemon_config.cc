@@ -19,7 +19,7 @@ namespace {
 
 // Every key of the config file: the one list the docs are checked against (docs/operations.md),
 // and what the file reader knows. A key added to apply_setting must be added here too.
-constexpr std::array<std::string_view, 23> kConfigKeys = {"rules",
+constexpr std::array<std::string_view, 26> kConfigKeys = {"rules",
                                                           "data",
                                                           "ingest_listen",
                                                           "admin_listen",
@@ -41,6 +41,9 @@ constexpr std::array<std::string_view, 23> kConfigKeys = {"rules",
                                                           "journal_repair",
                                                           "web_config_file",
                                                           "ingest_web_config_file",
+                                                          "snapshot_every_events",
+                                                          "snapshot_interval",
+                                                          "snapshots_kept",
                                                           "alertmanager"};
 // The keys of the `alertmanager` mapping.
 constexpr std::array<std::string_view, 3> kAlertmanagerKeys = {"urls", "external_url",

@@ -1,4 +1,5 @@
-// Settings of `replywatch run` (SPEC §7): a YAML file, then flags on top.
+// Settings of `replywatch run` (docs/operations.md, "Configuration reference"): a YAML file, then
+// flags on top.
 #pragma once
 
 #include <cstdint>

@@ -28,7 +28,7 @@ void add(MetricFamily& family, std::vector<ClientMetric::Label> labels, double v
   family.metric.push_back(std::move(metric));
 }
 
-// The families of SPEC §8 in the order they are listed there.
+// The families of docs/metrics.md in the order they are listed there.
 struct Families {
   MetricFamily received{"replywatch_events_received_total",
                         "Valid events received (accepted or duplicate), by platform and type.",

@@ -1,5 +1,5 @@
-// SPEC §8's engine-derived metrics, built at scrape time from the engine's own figures, so a
-// scrape and a replay report of the same events at the same instant cannot disagree.
+// The engine-derived metrics of docs/metrics.md, built at scrape time from the engine's own
+// figures, so a scrape and a replay report of the same events at the same instant cannot disagree.
 #pragma once
 
 #include <prometheus/metric_family.h>

@@ -39,8 +39,8 @@ struct EngineMetricsSnapshot {
 
 EngineMetricsSnapshot snapshot_engine_metrics(const EngineHost& host, Instant at);
 
-// Appends the families of SPEC §8 to `out` as Prometheus text (format 0.0.4), byte for byte what
-// prometheus-cpp's TextSerializer writes for collect_engine_metrics' families.
+// Appends the families of docs/metrics.md to `out` as Prometheus text (format 0.0.4), byte for byte
+// what prometheus-cpp's TextSerializer writes for collect_engine_metrics' families.
 void write_engine_metrics(const EngineMetricsSnapshot& snapshot, std::string& out);
 
 }  // namespace replywatch::server

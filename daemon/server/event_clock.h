@@ -1,5 +1,5 @@
-// The daemon's event-time "now", guarded against steps of the wall clock (SPEC §6: a brief step
-// must not decide rounds; a lasting correction is followed).
+// The daemon's event-time "now", guarded against steps of the wall clock (docs/behaviour.md, "Clock
+// steps": a brief step must not decide rounds; a lasting correction is followed).
 //
 // Time runs on the monotonic clock from the last instant at which the wall clock was believed.
 // While the wall clock agrees with that (within kClockTolerance) it is followed, so NTP's slow

@@ -1,4 +1,4 @@
-// POST /v1/events (SPEC §7): routing, signature, content type, decoding and the per-event
+// POST /v1/events (docs/events.md): routing, signature, content type, decoding and the per-event
 // answer. Knows nothing of sockets; what "durable" means is the backend's business.
 //
 // A request's work is bounded and cut into slices: at most `max_events_per_request` events, at

@@ -1,5 +1,5 @@
-// Reloads of the rule files, kept off the event loop and coalesced (SPEC §7 reload; the daemon
-// rebuilds its state from the journal under new rules).
+// Reloads of the rule files, kept off the event loop and coalesced (docs/operations.md, "Reloading
+// rules"; the daemon rebuilds its state from the journal under new rules).
 //
 // A reload parses and validates every file on a worker thread. Files identical to the rules that
 // are (or are about to be) in force change nothing. Requests that come while a parse runs share

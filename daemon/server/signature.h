@@ -1,5 +1,5 @@
-// Signed webhooks (SPEC §7): X-Replywatch-Signature: sha256=HEX, HEX the lowercase hex
-// HMAC-SHA256 under the shared secret of TIMESTAMP "." RAW_BODY.
+// Signed webhooks (docs/events.md, "Signing requests"): X-Replywatch-Signature: sha256=HEX, HEX the
+// lowercase hex HMAC-SHA256 under the shared secret of TIMESTAMP "." RAW_BODY.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The rule engine (SPEC §3–6): events and instants in, effects and figures out.
+// The rule engine (docs/rules.md): events and instants in, effects and figures out.
 //
 // The engine owns no clock and does no I/O. Callers move time forward with advance(); the live
 // daemon passes wall clock - allowed lateness, replay passes the largest event time seen -
@@ -54,7 +54,8 @@ struct WarningRaised {
 };
 
 // A scored round stopped being open: a reply answered it, or a new session retired it after
-// every SLA scoring it had decided it (SPEC §3). One per SLA that scores the round.
+// every SLA scoring it had decided it (docs/rules.md, "Sessions"). One per SLA that scores the
+// round.
 struct RoundEnded {
   SlaRef ref;
   std::string_view conversation;  // valid during the call
@@ -92,7 +93,7 @@ struct OfferResult {
   bool late = false;  // older than the watermark: applied at once, counted
 };
 
-// Figures of one (platform, shop, SLA) at an instant, as in SPEC §7's report.
+// Figures of one (platform, shop, SLA) at an instant, as in the replay report (docs/operations.md).
 struct SlaFigures {
   SlaRef ref;
   std::string platform;

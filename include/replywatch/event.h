@@ -1,4 +1,4 @@
-// One webhook event (SPEC §1), validated.
+// One webhook event (docs/events.md), validated.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// JSON to Event, with the rejection reasons of SPEC §1.
+// JSON to Event, with the rejection reasons of docs/events.md.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -36,8 +36,8 @@ struct Rejection {
 // Decides whether `platform` names a loaded rule file.
 using PlatformKnown = std::function<bool(std::string_view platform)>;
 
-// Validates one decoded JSON value. Fields are checked in the order of SPEC §1's table, so the
-// reason names the first problem found.
+// Validates one decoded JSON value. Fields are checked in the order of docs/events.md's field
+// table, so the reason names the first problem found.
 std::variant<Event, Rejection> decode_event(const boost::json::value& value,
                                             const PlatformKnown& platform_known);
 

@@ -1,5 +1,5 @@
-// Drives the engine over recorded events exactly as SPEC §6 "Replay" says: the reorder buffer
-// runs with the watermark at the largest accepted ts - allowed lateness, and at the end time
+// Drives the engine over recorded events exactly as docs/operations.md (replay) says: the reorder
+// buffer runs with the watermark at the largest accepted ts - allowed lateness, and at the end time
 // advances to `until`. Pure: lines in, a report out; reading files is the caller's business.
 #pragma once
 

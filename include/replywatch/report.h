@@ -1,4 +1,4 @@
-// The replay report (SPEC §7): JSON for machines, an aligned table for people.
+// The replay report (docs/operations.md, replay): JSON for machines, an aligned table for people.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@ struct ReplayReport {
   std::vector<SlaFigures> slas;
 };
 
-// One JSON object, fields in the order of SPEC §7, followed by a newline.
+// One JSON object, fields in the documented order, followed by a newline.
 std::string format_report_json(const ReplayReport& report);
 
 // Aligned columns with human units; violating rows are marked.

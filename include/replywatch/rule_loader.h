@@ -1,4 +1,4 @@
-// Loads every rule file of a directory (SPEC §2), all or nothing.
+// Loads every rule file of a directory (docs/rules.md), all or nothing.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The validated, typed form of the rule files (SPEC §2). Produced by the loader, read by the
+// The validated, typed form of the rule files (docs/rules.md). Produced by the loader, read by the
 // engine.
 #pragma once
 

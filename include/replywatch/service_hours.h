@@ -1,4 +1,5 @@
-// Service hours of one platform in its time zone (SPEC §3 "Service hours"), as UTC intervals.
+// Service hours of one platform in its time zone (docs/rules.md, "Service hours, time zones and
+// DST"), as UTC intervals.
 #pragma once
 
 #include <cstdint>

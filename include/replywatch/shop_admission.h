@@ -1,6 +1,6 @@
-// Which shops may have events (SPEC §1 shops are free strings any producer can invent; each costs
-// series in /metrics and rows in every report). A shop is admitted at its first event while its
-// platform has fewer than `max_shops` admitted shops, or whenever it is on the platform's
+// Which shops may have events (docs/events.md: shops are free strings any producer can invent; each
+// costs series in /metrics and rows in every report). A shop is admitted at its first event while
+// its platform has fewer than `max_shops` admitted shops, or whenever it is on the platform's
 // allow-list (rule file `shops:`); once admitted it stays. The live daemon and replay admit in
 // the same order, so they agree.
 #pragma once
