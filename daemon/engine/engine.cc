@@ -802,26 +802,12 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
   return out;
 }
 
+// The open rounds are the waiting ones not yet decided: one walk serves both lists.
 void Engine::for_each_open_round(const std::function<void(const OpenRoundView&)>& visit) const {
-  const State& s = *state_;
-  for (std::size_t index = 0; index < s.conversations.size(); ++index) {
-    const Conversation& conversation = s.conversations[index];
-    if (!conversation.in_use()) continue;
-    const PlatformRuntime& platform = s.platforms[s.shops[conversation.shop].platform];
-    for (const OpenRound& round : conversation.rounds) {
-      const std::uint32_t pending = round.scored & ~round.decided;
-      if (!round.open() || pending == 0) continue;
-      for (std::uint32_t sla_index = 0; sla_index < platform.rules->slas.size(); ++sla_index) {
-        if ((pending & (1U << sla_index)) == 0) continue;
-        const Sla& sla = platform.rules->slas[sla_index];
-        const Duration budget =
-            sla.kind == SlaKind::kReplyTime ? sla.deadline : sla.unanswered_cost;
-        visit(OpenRoundView{s.ref(conversation.shop, sla_index), conversation.key.view(),
-                            round.start, s.clock_add(platform, sla, round.start, budget),
-                            (round.warned & (1U << sla_index)) != 0});
-      }
-    }
-  }
+  for_each_waiting_round([&](const WaitingRoundView& round) {
+    if (round.overdue) return;
+    visit(OpenRoundView{round.ref, round.conversation, round.start, round.due, round.at_risk});
+  });
 }
 
 void Engine::for_each_waiting_round(
