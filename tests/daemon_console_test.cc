@@ -15,6 +15,7 @@ namespace {
 using rwtest::Clock;
 using rwtest::DaemonProcess;
 using rwtest::http_call;
+using rwtest::scrape;
 using rwtest::TempDir;
 
 constexpr const char* kRules = R"(platform: testchat
@@ -51,18 +52,6 @@ std::string event(const std::string& id, const std::string& type, const std::str
   json += R"(,"ts":)" + std::to_string(ts);
   if (!extra.empty()) json += "," + extra;
   return json + "}";
-}
-
-std::map<std::string, double> scrape(unsigned short port) {
-  std::map<std::string, double> samples;
-  std::istringstream lines(http_call(port, "GET", "/metrics").body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const std::size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
 }
 
 // An open GET /v1/console/events; the status line once it came.

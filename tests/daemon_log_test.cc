@@ -19,6 +19,7 @@ namespace {
 using rwtest::Clock;
 using rwtest::DaemonProcess;
 using rwtest::http_call;
+using rwtest::scrape;
 using rwtest::TempDir;
 namespace fs = std::filesystem;
 
@@ -45,20 +46,6 @@ std::string event(const std::string& id, const std::string& type, const std::str
                   std::int64_t ts) {
   return R"({"id":")" + id + R"(","platform":"testchat","shop":"s1","type":")" + type +
          R"(","conversation":")" + conversation + R"(","ts":)" + std::to_string(ts) + "}";
-}
-
-std::map<std::string, double> scrape(const DaemonProcess& daemon) {
-  const auto reply = http_call(daemon.admin_port(), "GET", "/metrics");
-  REQUIRE(reply.status == 200);
-  std::map<std::string, double> samples;
-  std::istringstream lines(reply.body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const std::size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
 }
 
 double value_or(const std::map<std::string, double>& samples, const std::string& key,

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +86,26 @@ inline HttpReply http_call(unsigned short port, const std::string& method,
                            const std::map<std::string, std::string>& headers = {}) {
   HttpClient client(port);
   return client.request(method, target, body, headers);
+}
+
+// Every sample of a scrape by its full series name, e.g. name{a="b"}.
+inline std::map<std::string, double> parse_metrics(const std::string& text) {
+  std::map<std::string, double> samples;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t space = line.rfind(' ');
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
+
+// GET /metrics of the admin listener on `admin_port`, parsed.
+inline std::map<std::string, double> scrape(unsigned short admin_port) {
+  const HttpReply reply = http_call(admin_port, "GET", "/metrics");
+  REQUIRE(reply.status == 200);
+  return parse_metrics(reply.body);
 }
 
 // `replywatch run ARGS --ingest-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0`, waited for
@@ -208,5 +229,9 @@ class DaemonProcess {
   std::string log_;
   bool eof_ = false;
 };
+
+inline std::map<std::string, double> scrape(const DaemonProcess& daemon) {
+  return scrape(daemon.admin_port());
+}
 
 }  // namespace rwtest

@@ -13,6 +13,7 @@
 
 using rwtest::DaemonProcess;
 using rwtest::http_call;
+using rwtest::scrape;
 using rwtest::TempDir;
 
 namespace {
@@ -43,20 +44,6 @@ std::string buyers(int first, int count) {
             std::to_string(i) + R"(","ts":)" + std::to_string(ts) + "}\n";
   }
   return body;
-}
-
-std::map<std::string, double> scrape(const DaemonProcess& daemon) {
-  const auto reply = http_call(daemon.admin_port(), "GET", "/metrics");
-  REQUIRE(reply.status == 200);
-  std::map<std::string, double> samples;
-  std::istringstream lines(reply.body);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const std::size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
 }
 
 const std::string kOpen = R"(replywatch_rounds_open{platform="testchat",shop="s1",sla="reply_1h"})";

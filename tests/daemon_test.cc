@@ -22,6 +22,8 @@ using rwtest::Clock;
 using rwtest::DaemonProcess;
 using rwtest::http_call;
 using rwtest::HttpClient;
+using rwtest::parse_metrics;
+using rwtest::scrape;
 using rwtest::TempDir;
 
 // Second-scale SLAs, always in hours, so that real-time behaviour shows within seconds.
@@ -70,25 +72,6 @@ std::string event(const std::string& id, const std::string& type, const std::str
 
 const std::map<std::string, std::string> kJson = {{"Content-Type", "application/json"}};
 const std::map<std::string, std::string> kNdjson = {{"Content-Type", "application/x-ndjson"}};
-
-// Every sample of a scrape by its full series name, e.g. name{a="b"}.
-std::map<std::string, double> parse_metrics(const std::string& text) {
-  std::map<std::string, double> samples;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const std::size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
-}
-
-std::map<std::string, double> scrape(const DaemonProcess& daemon) {
-  const auto reply = http_call(daemon.admin_port(), "GET", "/metrics");
-  REQUIRE(reply.status == 200);
-  return parse_metrics(reply.body);
-}
 
 std::string series(const std::string& name, const std::string& shop, const std::string& sla) {
   return name + R"({platform="testchat",shop=")" + shop + R"(",sla=")" + sla + R"("})";
