@@ -14,6 +14,7 @@
 #include "conversation_index.h"
 #include "conversation_key.h"
 #include "dedup_table.h"
+#include "engine_state_carry.h"
 #include "engine_state_codec.h"
 #include "reorder_buffer.h"
 #include "replywatch/service_hours.h"
@@ -866,6 +867,11 @@ Engine::MemoryStats Engine::memory_stats() const {
 
 std::uint32_t Engine::shop_platform(std::uint32_t shop) const {
   return state_->shops.at(shop).platform;
+}
+
+void Engine::carry_from(const Engine& previous, const std::vector<CarriedSla>& carried,
+                        const std::function<bool(std::uint32_t, const std::string&)>& keep_shop) {
+  engine_carry::carry(*state_, *previous.state_, carried, keep_shop);
 }
 
 void Engine::save(SnapshotWriter& out) const { engine_codec::save(*state_, out); }

@@ -133,4 +133,20 @@ RuleSetIdentity rule_set_identity(const RuleSet& rules, Duration dedup_retention
   return identity;
 }
 
+std::vector<CarriedSla> unchanged_slas(const RuleSet& before, const RuleSet& after) {
+  std::vector<CarriedSla> carried;
+  for (std::uint32_t p = 0; p < after.platforms.size(); ++p) {
+    const PlatformRules& now = after.platforms[p];
+    const PlatformRules* was = before.find(now.platform);
+    if (was == nullptr) continue;
+    const auto from_platform = static_cast<std::uint32_t>(was - before.platforms.data());
+    for (std::uint32_t s = 0; s < now.slas.size(); ++s) {
+      if (s >= was->slas.size() || was->slas[s].name != now.slas[s].name) continue;
+      if (sla_fingerprint(*was, s) != sla_fingerprint(now, s)) continue;
+      carried.push_back(CarriedSla{p, s, from_platform, s});
+    }
+  }
+  return carried;
+}
+
 }  // namespace replywatch

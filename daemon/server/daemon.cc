@@ -36,6 +36,7 @@
 #include "journal_migration.h"
 #include "listener_security.h"
 #include "local_event_log.h"
+#include "log_retention.h"
 #include "process_metrics.h"
 #include "refusal_reason.h"
 #include "replywatch/event_codec.h"
@@ -205,6 +206,7 @@ class Daemon::Impl final {
   bool start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger);
   void rebuild_step(const StateRebuild* expected);
   void arm_snapshot_timer();
+  void retain_log();
   void finish_restore();
   void finish_reload();
   void advance_to_now();
@@ -272,6 +274,7 @@ class Daemon::Impl final {
   // The identity of rules_ and the settings that shape the state, stored in every snapshot.
   RuleSetIdentity identity_;
   std::optional<Snapshotter> snapshots_;
+  std::optional<LogRetention> retention_;  // from the end of the restore on
   net::steady_timer snapshot_timer_;
 
   Instant started_at_{};
@@ -329,6 +332,7 @@ bool Daemon::Impl::open_data_directory() {
   }
   storage::LocalLogOptions options;
   options.directory = log_path_;
+  options.segment_bytes = config_.log_segment_bytes;
   options.fsync = config_.fsync == FsyncMode::kAlways ? storage::FsyncPolicy::kAlways
                                                       : storage::FsyncPolicy::kInterval;
   options.repair = config_.journal_repair;
@@ -655,6 +659,7 @@ void Daemon::Impl::finish_restore() {
   identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
   rebuild_.reset();
   snapshots_->restored(applied_end_, report.snapshot_sequence);
+  retention_.emplace(LogRetention::horizon_of(*rules_, config_.dedup_retention));
   metrics_.restore_duration.Set(seconds);
   metrics_.restore_records.Set(static_cast<double>(report.records));
   go_live(*host_, nullptr);
@@ -676,13 +681,13 @@ void Daemon::Impl::finish_restore() {
 void Daemon::Impl::finish_reload() {
   std::unique_ptr<EngineHost> rebuilt = rebuild_->take_host();
   const std::shared_ptr<const RuleSet> rules = rebuild_->rules();
-  for (const auto& [platform, counts] : unjournaled_) {
-    if (const PlatformRules* kept = rules->find(platform)) {
-      rebuilt->add_counts(static_cast<std::uint32_t>(kept - rules->platforms.data()), counts);
-    }
-  }
+  // Unchanged SLAs keep what the old host counted, also what retention took from the log;
+  // the duplicates never logged are in the old host's counts too (docs/storage.md, "Reload").
+  const std::vector<CarriedSla> carried = unchanged_slas(*rules_, *rules);
+  rebuilt->carry_from(*host_, carried);
   rules_ = rules;
   identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
+  retention_->set_horizon(LogRetention::horizon_of(*rules_, config_.dedup_retention));
   go_live(*rebuilt, host_.get());
   host_ = std::move(rebuilt);
   advance_to_now();
@@ -690,9 +695,9 @@ void Daemon::Impl::finish_reload() {
   metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
   const RebuildReport report = rebuild_->report();
   log_.info(
-      "reloaded {} rule file(s) ({}); state rebuilt from {} journal record(s) ({} skipped) "
-      "in {:.3f} s",
-      rules_->platforms.size(), rebuild_trigger_, report.records, report.skipped,
+      "reloaded {} rule file(s) ({}); {} SLA(s) unchanged kept their state, the others were "
+      "derived from {} log record(s) ({} skipped) in {:.3f} s",
+      rules_->platforms.size(), rebuild_trigger_, carried.size(), report.records, report.skipped,
       to_seconds(time_.steady_now() - rebuild_started_));
   rebuild_.reset();
   // The snapshots on disk hold the old rules' state: take one of the new at once, so that a
@@ -715,11 +720,29 @@ void Daemon::Impl::arm_snapshot_timer() {
       snapshots_->poll();
       if (host_ && !rebuild_)
         snapshots_->maybe_start(*host_, identity_, unjournaled_, applied_end_);
+      retain_log();
     } catch (const std::exception& failure) {
       log_.error("internal error while taking a snapshot: {}", failure.what());
     }
     arm_snapshot_timer();
   });
+}
+
+// Deletes the log's segments that neither a reload nor a restart can need any more
+// (docs/storage.md, "Retention"). Never while a rebuild reads the log: it may be on them.
+void Daemon::Impl::retain_log() {
+  if (!host_ || rebuild_ || !retention_) return;
+  const Instant watermark = host_->engine().watermark();
+  retention_->note(applied_end_, watermark);
+  const storage::Sequence by_time = retention_->first_needed(watermark, applied_end_);
+  if (by_time <= event_log_->first_sequence()) return;
+  std::error_code error;
+  const std::vector<SnapshotFile> kept = snapshots_->store().list(error);
+  if (error || kept.empty()) return;
+  storage::Sequence oldest = kept.front().sequence;
+  for (const SnapshotFile& file : kept) oldest = std::min(oldest, file.sequence);
+  const storage::Sequence first = retention_->first_needed(watermark, oldest);
+  if (first > event_log_->first_sequence()) event_log_->retain_from(first);
 }
 
 void Daemon::Impl::advance_to_now() {
@@ -936,6 +959,7 @@ void Daemon::Impl::update_log_metrics() {
   const storage::LogStats now = event_log_->stats();
   storage::LogStats& was = reported_log_stats_;
   metrics_.log_size.Set(static_cast<double>(now.size_bytes));
+  metrics_.log_segments.Set(static_cast<double>(now.segments));
   metrics_.log_syncs.Increment(static_cast<double>(now.syncs - was.syncs));
   metrics_.log_write_errors.Increment(static_cast<double>(now.write_errors - was.write_errors));
   metrics_.log_torn_tails.Increment(static_cast<double>(now.torn_tails - was.torn_tails));

@@ -19,7 +19,7 @@ namespace {
 
 // Every key of the config file: the one list the docs are checked against (docs/operations.md),
 // and what the file reader knows. A key added to apply_setting must be added here too.
-constexpr std::array<std::string_view, 26> kConfigKeys = {"rules",
+constexpr std::array<std::string_view, 27> kConfigKeys = {"rules",
                                                           "data",
                                                           "ingest_listen",
                                                           "admin_listen",
@@ -44,6 +44,7 @@ constexpr std::array<std::string_view, 26> kConfigKeys = {"rules",
                                                           "snapshot_every_events",
                                                           "snapshot_interval",
                                                           "snapshots_kept",
+                                                          "log_segment_bytes",
                                                           "alertmanager"};
 // The keys of the `alertmanager` mapping.
 constexpr std::array<std::string_view, 3> kAlertmanagerKeys = {"urls", "external_url",
@@ -245,6 +246,9 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
   if (key == "snapshot_interval") return set_duration(config.snapshot_interval, value, false);
   if (key == "snapshots_kept") {
     return set_count(config.snapshots_kept, value, 1, 100, "a snapshot count");
+  }
+  if (key == "log_segment_bytes") {
+    return set_count(config.log_segment_bytes, value, 4096, std::uint64_t{1} << 32, "a byte count");
   }
   if (key == "admin_hosts") {
     std::vector<std::string> hosts;

@@ -76,6 +76,8 @@ struct DaemonConfig {
   std::uint64_t snapshot_every_events = 1'000'000;
   Duration snapshot_interval = std::chrono::minutes(10);
   std::uint32_t snapshots_kept = 2;
+  // Size at which the event log starts a new segment file; retention deletes whole segments.
+  std::uint64_t log_segment_bytes = std::uint64_t{64} << 20;
 };
 
 // Every key a config file may hold (flags are these with '-' for '_', less `alertmanager`), and

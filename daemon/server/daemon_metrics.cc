@@ -57,6 +57,9 @@ DaemonMetrics::DaemonMetrics(std::uint32_t max_shops)
                              "Conversation alerts dropped because a queue was full.")),
       log_size(gauge(*registry, "replywatch_log_size_bytes",
                      "Bytes of the event log on disk (segments kept by retention).")),
+      log_segments(gauge(*registry, "replywatch_log_segments",
+                         "Segment files of the event log on disk; retention deletes whole "
+                         "segments.")),
       log_syncs(counter(*registry, "replywatch_log_syncs_total",
                         "fdatasync calls that made appended events durable (one per group "
                         "commit).")),

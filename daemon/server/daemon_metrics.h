@@ -49,6 +49,7 @@ struct DaemonMetrics {
 
   // The event log.
   prometheus::Gauge& log_size;
+  prometheus::Gauge& log_segments;
   prometheus::Counter& log_syncs;
   prometheus::Counter& log_write_errors;
   prometheus::Counter& log_torn_tails;

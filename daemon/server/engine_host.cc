@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "replywatch/event_codec.h"
 #include "replywatch/snapshot_codec.h"
@@ -104,6 +105,48 @@ void EngineHost::add_counts(std::uint32_t platform, const PlatformEventCounts& c
   for (std::size_t t = 0; t < mine.received.size(); ++t) mine.received[t] += counts.received[t];
   mine.duplicates += counts.duplicates;
   mine.late += counts.late;
+}
+
+void EngineHost::carry_from(const EngineHost& previous, const std::vector<CarriedSla>& carried) {
+  engine_.advance(previous.engine_.watermark());
+  engine_.carry_from(previous.engine_, carried,
+                     [this](std::uint32_t platform, const std::string& shop) {
+                       return shops_.admit(rules_->platforms[platform].platform, shop) !=
+                              ShopAdmission::Verdict::kRefused;
+                     });
+  // Every shop of the previous host is in this one now, unless admission refused it.
+  std::map<std::pair<std::uint32_t, std::string_view>, std::uint32_t> shop_index;
+  for (std::uint32_t shop = 0; shop < engine_.shop_count(); ++shop) {
+    shop_index.emplace(
+        std::pair{engine_.shop_platform(shop), std::string_view(engine_.shop_name(shop))}, shop);
+  }
+  for (const CarriedSla& pair : carried) {
+    for (std::uint32_t shop = 0; shop < previous.histograms_.size(); ++shop) {
+      if (previous.engine_.shop_platform(shop) != pair.from_platform) continue;
+      const auto& per_sla = previous.histograms_[shop];
+      if (pair.from_sla >= per_sla.size() || per_sla[pair.from_sla].bucket_counts.empty()) continue;
+      const auto found = shop_index.find(
+          std::pair{pair.platform, std::string_view(previous.engine_.shop_name(shop))});
+      if (found == shop_index.end()) continue;
+      if (found->second >= histograms_.size()) histograms_.resize(found->second + 1);
+      auto& mine = histograms_[found->second];
+      if (mine.size() <= pair.sla) mine.resize(pair.sla + 1);
+      mine[pair.sla] = per_sla[pair.from_sla];
+    }
+  }
+  for (std::uint32_t p = 0; p < rules_->platforms.size(); ++p) {
+    const PlatformRules* was = previous.rules_->find(rules_->platforms[p].platform);
+    if (was == nullptr) continue;
+    const PlatformEventCounts& theirs =
+        previous
+            .platform_counts_[static_cast<std::size_t>(was - previous.rules_->platforms.data())];
+    PlatformEventCounts& mine = platform_counts_[p];
+    for (std::size_t t = 0; t < mine.received.size(); ++t) {
+      mine.received[t] = std::max(mine.received[t], theirs.received[t]);
+    }
+    mine.duplicates = std::max(mine.duplicates, theirs.duplicates);
+    mine.late = std::max(mine.late, theirs.late);
+  }
 }
 
 const ResponseHistogram* EngineHost::histogram(SlaRef ref) const {

@@ -72,6 +72,12 @@ class EngineHost final : private EffectSink {
   // keeps counting from where the old one was.
   void add_counts(std::uint32_t platform, const PlatformEventCounts& counts);
 
+  // After a reload: takes over from `previous` (the host this one replaces, built from the same
+  // events under the rules before) what the engine carries (Engine::carry_from) and the response
+  // histograms of the `carried` SLAs; per platform both load, the event counts are the larger
+  // of the two (they never go down). Advances this host to the previous one's watermark first.
+  void carry_from(const EngineHost& previous, const std::vector<CarriedSla>& carried);
+
   // Everything above, for snapshots: the engine, admitted shops, histograms, event counts and
   // the alert state. load() takes a host built with the same rules and settings that has seen
   // no event; it throws SnapshotError on damage.

@@ -86,6 +86,7 @@ class EventLogReader {
 // Figures for the daemon's metrics.
 struct LogStats {
   std::uint64_t size_bytes = 0;
+  std::uint64_t segments = 0;      // stored units (files) held
   std::uint64_t syncs = 0;         // fdatasync calls of appends
   std::uint64_t write_errors = 0;  // groups of appends that failed
   std::uint64_t torn_tails = 0;    // unfinished tails cut at open

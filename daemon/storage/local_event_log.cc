@@ -162,6 +162,7 @@ LogError LocalEventLog::open_files(OpenReport& report) {
       std::uint64_t kept = 0;
       for (const Segment& segment : segments_) kept += segment.bytes;
       size_bytes_ = kept;
+      segment_count_ = segments_.size();
       return {};
     }
     report.torn_bytes = newest.bytes - keep;
@@ -187,6 +188,7 @@ LogError LocalEventLog::open_files(OpenReport& report) {
   std::uint64_t total = 0;
   for (const Segment& segment : segments_) total += segment.bytes;
   size_bytes_ = total;
+  segment_count_ = segments_.size();
   return {};
 }
 
@@ -407,6 +409,7 @@ LogError LocalEventLog::roll() {
   written_ahead_ = kSegmentHeaderBytes;
   segments_.push_back({{first, path}, kSegmentHeaderBytes});
   size_bytes_.fetch_add(kSegmentHeaderBytes);
+  segment_count_ = segments_.size();
   return {};
 }
 
@@ -443,12 +446,14 @@ void LocalEventLog::apply_retention(Sequence first_needed) {
     size_bytes_.fetch_sub(segments_.front().bytes);
     segments_.pop_front();
   }
+  segment_count_ = segments_.size();
   first_sequence_ = segments_.front().name.first;
 }
 
 LogStats LocalEventLog::stats() const {
   LogStats stats;
   stats.size_bytes = size_bytes_.load();
+  stats.segments = segment_count_.load();
   stats.syncs = syncs_.load();
   stats.write_errors = write_errors_.load();
   stats.torn_tails = torn_tails_;

@@ -135,6 +135,7 @@ class LocalEventLog final : public EventLog {
   std::atomic<Sequence> next_sequence_{1};
   std::atomic<Sequence> first_sequence_{1};
   std::atomic<std::uint64_t> size_bytes_{0};
+  std::atomic<std::uint64_t> segment_count_{0};
   std::atomic<std::uint64_t> syncs_{0};
   std::atomic<std::uint64_t> write_errors_{0};
   std::atomic<std::uint64_t> appended_{0};

@@ -144,6 +144,17 @@ struct EventCounters {
   std::uint64_t late = 0;
 };
 
+// An SLA whose rule did not change across a reload (replywatch/rule_fingerprint.h,
+// unchanged_slas): `platform` and `sla` index the new rules, `from_*` the previous ones.
+struct CarriedSla {
+  std::uint32_t platform = 0;
+  std::uint32_t sla = 0;
+  std::uint32_t from_platform = 0;
+  std::uint32_t from_sla = 0;
+
+  friend bool operator==(const CarriedSla&, const CarriedSla&) = default;
+};
+
 class Engine {
  public:
   explicit Engine(std::shared_ptr<const RuleSet> rules, EngineOptions options = {});
@@ -209,6 +220,14 @@ class Engine {
     std::size_t dedup_entries = 0;
   };
   MemoryStats memory_stats() const;
+
+  // After a reload: takes over from `previous`, the engine the same events built under the rules
+  // before it, at the same watermark (else std::logic_error), its shops, agents, event counters
+  // and the counters, windows and presence state of the `carried` SLAs; the rest stays as this
+  // engine derived it (engine_state_carry.h lists it). `keep_shop(platform, name)` is asked for a
+  // shop this engine has not seen; false leaves it out.
+  void carry_from(const Engine& previous, const std::vector<CarriedSla>& carried,
+                  const std::function<bool(std::uint32_t, const std::string&)>& keep_shop);
 
   // The whole state, for snapshots (engine_state_codec.h says what is kept). load() takes an
   // engine built with the same rules and options that has seen no event; it throws

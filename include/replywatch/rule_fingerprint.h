@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "replywatch/engine.h"
 #include "replywatch/rule_set.h"
 #include "replywatch/time.h"
 
@@ -47,5 +48,10 @@ struct RuleSetIdentity {
 
 RuleSetIdentity rule_set_identity(const RuleSet& rules, Duration dedup_retention,
                                   std::uint32_t max_shops);
+
+// The SLAs a reload from `before` to `after` leaves unchanged: same platform name, same SLA name
+// and equal fingerprints (so also the same position in the file). Their state carries over
+// (Engine::carry_from); every other SLA of `after` is re-derived from the log.
+std::vector<CarriedSla> unchanged_slas(const RuleSet& before, const RuleSet& after);
 
 }  // namespace replywatch

@@ -4,10 +4,15 @@
 Four senders post small batches (a buyer message and usually the agent's answer, one
 conversation per batch, all in the past so every round is decided at once) while the daemon is
 killed with SIGKILL at random moments, at least --kills times, and restarted on the same data
-directory. A sender re-sends every batch that was not acknowledged (connection lost, 503) until
+directory. Snapshots are taken every few events, so some kills land while a snapshot is being
+written (its temporary file exists); every third kill follows a rule reload (SIGHUP after the
+second SLA's deadline was edited) within a few milliseconds, so it lands during the reload's
+rebuild or just after it. The first SLA never changes: reloads carry its state. A sender re-sends every batch that was not acknowledged (connection lost, 503) until
 it is. At the end:
-  - the daemon's rounds and breaches equal `replywatch replay` of exactly the acknowledged events
-    (NDJSON in time order) and `replay --journal` of its data directory;
+  - the daemon's rounds and breaches of both SLAs equal `replywatch replay` (under the final rule
+    files) of exactly the acknowledged events (NDJSON in time order) and `replay --journal` of
+    its data directory: the unchanged SLA was carried across every reload, the edited one was
+    derived again from the log, which retention keeps whole here (24 h windows);
   - every event was taken exactly once: the answers' accepted counts plus the duplicates of
     re-sent batches (durable, but the answer lost to a kill) equal the distinct events, and both
     replays accepted exactly the distinct events;
@@ -38,13 +43,26 @@ slas:
     deadline: 2s
     window: 24h
     resolution: 1m
+  - name: edited
+    kind: reply_time
+    rounds: every
+    deadline: {deadline}
+    window: 24h
+    resolution: 1m
 """
-SERIES = '{platform="testchat",shop="s1",sla="reply_2s"}'
+SLAS = ("reply_2s", "edited")
+# The edited SLA's deadline at each reload, in turn.
+DEADLINES = ("3s", "1s")
+CONFIG = "snapshot_every_events: 15\nsnapshot_interval: 1s\nsnapshots_kept: 2\n"
+
+
+def series(sla):
+    return '{platform="testchat",shop="s1",sla="%s"}' % sla
 
 
 class Daemon:
-    def __init__(self, binary, rules, data):
-        self.binary, self.rules, self.data = binary, rules, data
+    def __init__(self, binary, rules, data, config):
+        self.binary, self.rules, self.data, self.config = binary, rules, data, config
         self.proc = None
         self.ingest = self.admin = None
         self.log = []
@@ -52,7 +70,7 @@ class Daemon:
     def start(self):
         self.proc = subprocess.Popen(
             [self.binary, "run", "--rules", self.rules, "--data", self.data,
-             "--ingest-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+             "--config", self.config, "--ingest-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
              "--allowed-lateness", "100ms"],
             stderr=subprocess.PIPE, text=True)
         ingest = admin = None
@@ -82,6 +100,16 @@ class Daemon:
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+    def snapshot_in_progress(self):
+        directory = os.path.join(self.data, "snapshots")
+        try:
+            return any(".rws.tmp." in name for name in os.listdir(directory))
+        except OSError:
+            return False
+
+    def reloads_finished(self):
+        return sum("reloaded " in line for line in list(self.log))
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -172,8 +200,10 @@ def replay(binary, rules, until, files=None, journal=None):
     command += ["--journal", journal] if journal else files
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     report = json.loads(out)
-    sla = report["slas"][0]
-    return sla["rounds"], sla["breaches"], report["events"]["accepted"]
+    figures = {}
+    for sla in report["slas"]:
+        figures[sla["sla"]] = (sla["rounds"], sla["breaches"])
+    return figures, report["events"]["accepted"]
 
 
 def main():
@@ -190,10 +220,14 @@ def main():
     try:
         rules = os.path.join(work, "rules")
         os.makedirs(rules)
-        with open(os.path.join(rules, "testchat.yaml"), "w") as f:
-            f.write(RULES)
+        rule_file = os.path.join(rules, "testchat.yaml")
+        with open(rule_file, "w") as f:
+            f.write(RULES.format(deadline="2s"))
+        config = os.path.join(work, "config.yaml")
+        with open(config, "w") as f:
+            f.write(CONFIG)
         data = os.path.join(work, "data")
-        daemon = Daemon(args.binary, rules, data)
+        daemon = Daemon(args.binary, rules, data, config)
         daemon.start()
         shared = Shared()
         shared.port = daemon.ingest
@@ -209,6 +243,23 @@ def main():
         for t in threads:
             t.start()
         kills = 0
+        during_snapshot = 0
+        after_reload_request = 0
+        during_reload = 0
+        reloads = 0
+
+        def reload_then_kill():
+            nonlocal reloads, after_reload_request, during_reload
+            with open(rule_file, "w") as f:
+                f.write(RULES.format(deadline=DEADLINES[reloads % len(DEADLINES)]))
+            reloads += 1
+            finished = daemon.reloads_finished()
+            daemon.proc.send_signal(signal.SIGHUP)
+            time.sleep(rng.uniform(0.0, 0.02))
+            after_reload_request += 1
+            if daemon.reloads_finished() == finished:
+                during_reload += 1
+
         started = time.time()
         while kills < args.kills or any(t.is_alive() for t in threads):
             if not any(t.is_alive() for t in threads):
@@ -216,8 +267,17 @@ def main():
             time.sleep(rng.uniform(0.02, 0.4))
             if kills >= args.kills:
                 continue
+            if kills % 3 == 2:
+                reload_then_kill()
+            else:
+                # Wait a little for a snapshot being written, so some kills land in one.
+                wait_until = time.time() + 0.6
+                while not daemon.snapshot_in_progress() and time.time() < wait_until:
+                    time.sleep(0.002)
             with shared.lock:
                 shared.port = None
+            if daemon.snapshot_in_progress():
+                during_snapshot += 1
             daemon.kill()
             kills += 1
             daemon.start()
@@ -237,8 +297,9 @@ def main():
         events = sum(len(b) for batches in all_batches for b in batches)
         until = int(time.time() * 1000)
         samples = daemon.metrics()
-        rounds = samples.get("replywatch_sla_rounds_total" + SERIES, 0)
-        breaches = samples.get("replywatch_sla_breaches_total" + SERIES, 0)
+        figures = {sla: (int(samples.get("replywatch_sla_rounds_total" + series(sla), 0)),
+                         int(samples.get("replywatch_sla_breaches_total" + series(sla), 0)))
+                   for sla in SLAS}
         ndjson = os.path.join(work, "acknowledged.ndjson")
         # In time order, as an archive of the webhooks would be: replay runs on event time.
         acknowledged = sorted((e for batch in shared.acknowledged for e in batch),
@@ -252,20 +313,25 @@ def main():
               f"{sum(len(b) for b in all_batches)} batches; {shared.refusals} answers 503, "
               f"{shared.lost_connections} requests lost to a kill; accepted {shared.accepted}, "
               f"duplicates {shared.duplicates} (acknowledged re-sends)")
-        print(f"daemon: rounds {rounds:.0f} breaches {breaches:.0f}; replay of the acknowledged "
-              f"events: rounds {replayed[0]} breaches {replayed[1]} accepted {replayed[2]}; "
-              f"replay --journal: rounds {from_log[0]} breaches {from_log[1]} "
-              f"accepted {from_log[2]}")
+        print(f"{during_snapshot} kills while a snapshot was being written; {after_reload_request} "
+              f"kills within 20 ms of a reload request, {during_reload} of them before it "
+              f"finished")
+        print(f"daemon: {figures}; replay of the acknowledged events: {replayed[0]} accepted "
+              f"{replayed[1]}; replay --journal: {from_log[0]} accepted {from_log[1]}")
         failures = []
-        if (rounds, breaches) != (replayed[0], replayed[1]):
+        if figures != replayed[0]:
             failures.append("the daemon's figures differ from replay of the acknowledged events")
-        if (rounds, breaches) != (from_log[0], from_log[1]):
+        if figures != from_log[0]:
             failures.append("the daemon's figures differ from replay --journal of its log")
+        if during_snapshot == 0:
+            failures.append("no kill landed while a snapshot was being written")
+        if during_reload == 0:
+            failures.append("no kill landed while a reload was under way")
         # A batch made durable whose answer a kill cut off is answered as duplicates when re-sent.
-        if replayed[2] != events or from_log[2] != events or \
+        if replayed[1] != events or from_log[1] != events or \
                 shared.accepted + shared.duplicates != events:
             failures.append(f"accepted {shared.accepted} + duplicates {shared.duplicates} "
-                            f"(replay {replayed[2]}, log {from_log[2]}) != {events} events")
+                            f"(replay {replayed[1]}, log {from_log[1]}) != {events} events")
         # Every acknowledged batch once more: all duplicates.
         again_accepted = again_duplicates = 0
         for batch in (b for batches in all_batches for b in batches):
