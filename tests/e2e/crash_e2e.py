@@ -260,20 +260,16 @@ def main():
             if daemon.reloads_finished() == finished:
                 during_reload += 1
 
-        started = time.time()
-        while kills < args.kills or any(t.is_alive() for t in threads):
-            if not any(t.is_alive() for t in threads):
-                break
-            time.sleep(rng.uniform(0.02, 0.4))
-            if kills >= args.kills:
-                continue
+        def kill_and_restart():
+            nonlocal kills, during_snapshot
             if kills % 3 == 2:
                 reload_then_kill()
             else:
-                # Wait a little for a snapshot being written, so some kills land in one.
-                wait_until = time.time() + 0.6
+                # Wait for a snapshot being written (one a second while events come in), so
+                # that several kills land in one.
+                wait_until = time.time() + (1.5 if during_snapshot < 3 else 0.3)
                 while not daemon.snapshot_in_progress() and time.time() < wait_until:
-                    time.sleep(0.002)
+                    time.sleep(0.001)
             with shared.lock:
                 shared.port = None
             if daemon.snapshot_in_progress():
@@ -283,6 +279,14 @@ def main():
             daemon.start()
             with shared.lock:
                 shared.port = daemon.ingest
+
+        started = time.time()
+        while kills < args.kills or any(t.is_alive() for t in threads):
+            if not any(t.is_alive() for t in threads):
+                break
+            time.sleep(rng.uniform(0.02, 0.4))
+            if kills < args.kills:
+                kill_and_restart()
         for t in threads:
             t.join()
         if any(leftovers):
@@ -290,9 +294,7 @@ def main():
             return 1
         # Kills still owed when the senders finished early: kill and restart anyway.
         while kills < args.kills:
-            daemon.kill()
-            kills += 1
-            daemon.start()
+            kill_and_restart()
         elapsed = time.time() - started
         events = sum(len(b) for batches in all_batches for b in batches)
         until = int(time.time() * 1000)
