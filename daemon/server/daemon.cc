@@ -275,6 +275,9 @@ class Daemon::Impl final {
   RuleSetIdentity identity_;
   std::optional<Snapshotter> snapshots_;
   std::optional<LogRetention> retention_;  // from the end of the restore on
+  // Nothing is deleted until a snapshot covers this record: the state since the last reload (or
+  // a restore from the log alone) is in no snapshot a restart could use before that.
+  storage::Sequence retention_waits_for_ = 0;
   net::steady_timer snapshot_timer_;
 
   Instant started_at_{};
@@ -660,6 +663,7 @@ void Daemon::Impl::finish_restore() {
   rebuild_.reset();
   snapshots_->restored(applied_end_, report.snapshot_sequence);
   retention_.emplace(LogRetention::horizon_of(*rules_, config_.dedup_retention));
+  retention_waits_for_ = report.snapshot_path.empty() ? applied_end_ : 0;
   metrics_.restore_duration.Set(seconds);
   metrics_.restore_records.Set(static_cast<double>(report.records));
   go_live(*host_, nullptr);
@@ -688,6 +692,7 @@ void Daemon::Impl::finish_reload() {
   rules_ = rules;
   identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
   retention_->set_horizon(LogRetention::horizon_of(*rules_, config_.dedup_retention));
+  retention_waits_for_ = applied_end_;
   go_live(*rebuilt, host_.get());
   host_ = std::move(rebuilt);
   advance_to_now();
@@ -740,7 +745,12 @@ void Daemon::Impl::retain_log() {
   const std::vector<SnapshotFile> kept = snapshots_->store().list(error);
   if (error || kept.empty()) return;
   storage::Sequence oldest = kept.front().sequence;
-  for (const SnapshotFile& file : kept) oldest = std::min(oldest, file.sequence);
+  storage::Sequence newest = kept.front().sequence;
+  for (const SnapshotFile& file : kept) {
+    oldest = std::min(oldest, file.sequence);
+    newest = std::max(newest, file.sequence);
+  }
+  if (newest < retention_waits_for_) return;
   const storage::Sequence first = retention_->first_needed(watermark, oldest);
   if (first > event_log_->first_sequence()) event_log_->retain_from(first);
 }
