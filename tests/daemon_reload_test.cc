@@ -105,7 +105,7 @@ TEST_CASE(
     const auto full = scrape(daemon);
     REQUIRE(full.at(series("replywatch_sla_rounds_total", "kept")) == 200);
     REQUIRE(full.at(series("replywatch_sla_breaches_total", "kept")) == 100);
-    REQUIRE(full.at("replywatch_log_segments") >= 5);
+    REQUIRE(full.at("replywatch_log_segments") >= 3);
 
     // Retention runs once the records are older than the horizon and a snapshot covers them.
     const auto trimmed = scrape_until(

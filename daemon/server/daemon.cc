@@ -278,6 +278,7 @@ class Daemon::Impl final {
   // Nothing is deleted until a snapshot covers this record: the state since the last reload (or
   // a restore from the log alone) is in no snapshot a restart could use before that.
   storage::Sequence retention_waits_for_ = 0;
+  bool snapshot_owed_ = false;  // a reload's snapshot could not start yet
   net::steady_timer snapshot_timer_;
 
   Instant started_at_{};
@@ -706,8 +707,9 @@ void Daemon::Impl::finish_reload() {
       to_seconds(time_.steady_now() - rebuild_started_));
   rebuild_.reset();
   // The snapshots on disk hold the old rules' state: take one of the new at once, so that a
-  // restart does not fall back to the whole log.
-  snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
+  // restart does not fall back to the log (of which retention may have deleted the start).
+  // One being written now holds the old rules' state: the timer starts ours after it.
+  snapshot_owed_ = !snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
   notify_systemd("READY=1");
   arm_engine_timer();
   reloader_->rebuild_finished(true);
@@ -723,8 +725,11 @@ void Daemon::Impl::arm_snapshot_timer() {
     if (error) return;
     try {
       snapshots_->poll();
-      if (host_ && !rebuild_)
+      if (host_ && !rebuild_ && snapshot_owed_) {
+        snapshot_owed_ = !snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
+      } else if (host_ && !rebuild_) {
         snapshots_->maybe_start(*host_, identity_, unjournaled_, applied_end_);
+      }
       retain_log();
     } catch (const std::exception& failure) {
       log_.error("internal error while taking a snapshot: {}", failure.what());
