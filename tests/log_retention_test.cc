@@ -23,6 +23,7 @@ slas:
   - name: long
     kind: average_response
     max_average: 1m
+    unanswered_cost: 5m
     window: 7d
     resolution: 1h
   - name: online
