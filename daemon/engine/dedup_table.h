@@ -73,6 +73,22 @@ class DedupTable {
     }
   }
 
+  // Makes `key` absent at any instant (its retention ended long ago), as if never inserted; it
+  // is dropped at the next rebuild.
+  void forget(const Hash128& key) {
+    if (slots_.empty()) return;
+    const Slot wanted = Slot::of(key, kInstantMin);
+    for (std::size_t i = home(wanted);; i = next(i)) {
+      Slot& slot = slots_[i];
+      if (slot.empty()) return;
+      if (slot.same_key(wanted)) {
+        slot = wanted;
+        earliest_expiry_ = kInstantMin;
+        return;
+      }
+    }
+  }
+
   // Drops every entry whose retention ended before `now`.
   void drop_expired(Instant now) {
     std::vector<Slot> old = std::move(slots_);
