@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -189,6 +190,8 @@ class Daemon::Impl final {
   void commit(std::vector<Event> events, std::function<void(IngestCommit)> done);
   void on_durable(PendingCommit& pending, const storage::AppendOutcome& outcome);
   void drain_durable();
+  template <typename Step>
+  void without_claims(Step step);
   void arm_fsync_timer();
   void update_log_metrics();
   std::string metrics_text();
@@ -269,6 +272,8 @@ class Daemon::Impl final {
   // handler posted per group.
   std::mutex durable_mutex_;
   std::vector<std::pair<std::shared_ptr<PendingCommit>, storage::AppendOutcome>> durable_;
+  // Requests appended and not yet completed, oldest first (completions come in this order).
+  std::deque<PendingCommit*> in_flight_;
   storage::LogStats reported_log_stats_;
 
   // A new host being built from the snapshots and the log, a bounded number of records per turn
@@ -705,7 +710,7 @@ void Daemon::Impl::finish_reload() {
   rebuild_.reset();
   // The snapshots on disk hold the old rules' state: take one of the new at once, so that a
   // restart does not fall back to the whole log.
-  snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
+  without_claims([&] { snapshots_->start(*host_, identity_, unjournaled_, applied_end_); });
   notify_systemd("READY=1");
   arm_engine_timer();
   reloader_->rebuild_finished(true);
@@ -721,8 +726,10 @@ void Daemon::Impl::arm_snapshot_timer() {
     if (error) return;
     try {
       snapshots_->poll();
-      if (host_ && !rebuild_)
-        snapshots_->maybe_start(*host_, identity_, unjournaled_, applied_end_);
+      if (host_ && !rebuild_) {
+        without_claims(
+            [&] { snapshots_->maybe_start(*host_, identity_, unjournaled_, applied_end_); });
+      }
     } catch (const std::exception& failure) {
       log_.error("internal error while taking a snapshot: {}", failure.what());
     }
@@ -851,6 +858,7 @@ void Daemon::Impl::commit(std::vector<Event> events, std::function<void(IngestCo
   }
   p.written = to_write.size();
   ++pending_commits_;
+  in_flight_.push_back(&p);
   // An empty batch too: it completes after every earlier one, so a copy of an event still in
   // flight is answered only once that event is durable. The records are encoded on the writer
   // thread; p.events stays untouched until the completion.
@@ -882,6 +890,7 @@ void Daemon::Impl::drain_durable() {
 
 void Daemon::Impl::on_durable(PendingCommit& p, const storage::AppendOutcome& outcome) {
   --pending_commits_;
+  if (!in_flight_.empty() && in_flight_.front() == &p) in_flight_.pop_front();
   const bool same_host = p.host == host_.get();
   if (outcome.error) {
     if (same_host) {
@@ -946,6 +955,27 @@ void Daemon::Impl::on_durable(PendingCommit& p, const storage::AppendOutcome& ou
     return p.done(IngestCommit{});
   }
   p.done(std::move(result));
+}
+
+// The claims of requests still being written are not state yet: a snapshot taken with them would
+// make a restart take those events for duplicates when it reads them from the log after the
+// snapshot. They are set aside for `step` (the fork of a snapshot) and put back after it.
+template <typename Step>
+void Daemon::Impl::without_claims(Step step) {
+  Engine& engine = host_->engine();
+  auto for_each_claim = [&](auto&& apply) {
+    for (PendingCommit* p : in_flight_) {
+      if (p->host != host_.get()) continue;
+      for (std::size_t i = 0; i < p->events.size(); ++i) {
+        if (p->kinds[i] == PendingCommit::Kind::kWritten) apply(*p, i);
+      }
+    }
+  };
+  for_each_claim([&](PendingCommit& p, std::size_t i) { engine.release(p.keys[i]); });
+  step();
+  for_each_claim([&](PendingCommit& p, std::size_t i) {
+    engine.claim(p.keys[i], p.events[i].ts, p.watermark);
+  });
 }
 
 void Daemon::Impl::arm_fsync_timer() {

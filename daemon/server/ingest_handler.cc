@@ -118,6 +118,13 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
         respond_(std::move(respond)),
         rest_(request_.body()) {}
 
+  // Room for the events the body holds (counted beforehand), so that none is moved to grow.
+  void expect(std::size_t events) {
+    expected_ = events;
+    events_.reserve(events);
+    event_indices_.reserve(events);
+  }
+
   void start() {
     if (format_ == BodyFormat::kJson && starts_object(request_.body())) {
       // One event (a webhook's usual body): read straight into its fields, as an NDJSON line
@@ -162,6 +169,9 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     ++middle;
     far_half_ = std::make_unique<FarHalf>();
     far_half_->text = rest_.substr(middle);
+    const double share = static_cast<double>(far_half_->text.size()) / rest_.size();
+    far_half_->events.reserve(static_cast<std::size_t>(share * expected_) + 16);
+    far_half_->indices.reserve(far_half_->events.capacity());
     rest_ = rest_.substr(0, middle);
     backend_.run_off_loop(
         [half = far_half_.get(), known = backend_.platform_checker()] { half->decode(known); },
@@ -250,7 +260,6 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     std::vector<Event> events;
     std::vector<std::size_t> indices;
     std::vector<std::pair<std::size_t, Rejection>> late_rejections;
-    events.reserve(events_.size());
     for (std::size_t i = 0; i < events_.size(); ++i) {
       Event& event = events_[i];
       std::optional<Rejection> rejection;
@@ -270,10 +279,22 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
         response.set(http::field::retry_after, std::to_string(kClockSuspectRetrySeconds));
         return respond_(std::move(response));
       }
-      if (rejection) {
-        late_rejections.emplace_back(event_indices_[i], *rejection);
-      } else {
-        events.push_back(std::move(event));
+      if (rejection) late_rejections.emplace_back(event_indices_[i], *rejection);
+    }
+    if (late_rejections.empty()) {
+      // The usual case: every event goes on, without moving one.
+      events = std::move(events_);
+      indices = std::move(event_indices_);
+    } else {
+      events.reserve(events_.size());
+      std::size_t next_rejected = 0;
+      for (std::size_t i = 0; i < events_.size(); ++i) {
+        if (next_rejected < late_rejections.size() &&
+            late_rejections[next_rejected].first == event_indices_[i]) {
+          ++next_rejected;
+          continue;
+        }
+        events.push_back(std::move(events_[i]));
         indices.push_back(event_indices_[i]);
       }
     }
@@ -400,6 +421,7 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
   std::uint64_t rejected_total_ = 0;
   std::unique_ptr<FarHalf> far_half_;
   bool near_half_done_ = false;
+  std::size_t expected_ = 0;  // events counted in the body
 };
 
 }  // namespace
@@ -460,8 +482,9 @@ void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
     return refuse(http::status::bad_request, RefusalReason::kUnreadableBody, "empty body",
                   "empty body");
   }
-  if (count_events(request.body(), *format, settings.max_events_per_request) >
-      settings.max_events_per_request) {
+  const std::size_t expected =
+      count_events(request.body(), *format, settings.max_events_per_request);
+  if (expected > settings.max_events_per_request) {
     return refuse(http::status::payload_too_large, RefusalReason::kTooManyEvents,
                   "over the per-request limit",
                   "more than " + std::to_string(settings.max_events_per_request) +
@@ -469,6 +492,7 @@ void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
   }
   auto job = std::make_shared<IngestJob>(std::move(request), *format, settings, backend,
                                          std::move(respond));
+  job->expect(expected);
   job->start();
 }
 
