@@ -66,11 +66,13 @@ CONF
   rates=()
   for _ in $(seq "$runs"); do
     rates+=("$(BATCH=1 wrk -t2 -c"$connections" -d"${seconds}s" -s bench/wrk/events.lua \
-      "http://127.0.0.1:$nginx_port/v1/events" 2>/dev/null | awk '/Requests\/sec/ {print $2}')")
+      "http://127.0.0.1:$nginx_port/v1/events" 2>/dev/null | awk '/Requests\/sec/ {print $2}' ||
+      true)")
   done
-  kill "$nginx_pid"
+  kill "$nginx_pid" 2>/dev/null || true
   wait "$nginx_pid" 2>/dev/null || true
   nginx_rate=$(printf '%s\n' "${rates[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  [ -z "$nginx_rate" ] && echo "nginx did not answer (see $nginx_dir/error.log): GET /-/healthy stands in for it" >&2
 else
   echo "nginx is not installed (apt-get install nginx-light): GET /-/healthy stands in for it" >&2
 fi
