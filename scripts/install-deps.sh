@@ -15,8 +15,9 @@ packages=(
   # groff renders the man pages (man/) in their test
   groff-base
   # bench/: Google Benchmark for the engine figures; SQLite for the event log's storage choice
-  # (bench/log_bench.cc); wrk and curl for the live ingest figures
-  libbenchmark-dev libsqlite3-dev wrk curl
+  # (bench/log_bench.cc); wrk and curl for the live ingest figures; nginx-light for the HTTP
+  # baseline of bench/durable_ingest.sh (nginx answering 204 to the same requests)
+  libbenchmark-dev libsqlite3-dev wrk curl nginx-light
   # the console's browser test (headless Chromium driven by Selenium) and htpasswd for the
   # bcrypt hashes of the web config tests
   chromium chromium-driver python3-selenium apache2-utils openssl

@@ -261,6 +261,7 @@ TEST_CASE("A full disk answers 503 and ingest resumes by itself when space retur
       }
     }
     int refused = 0;
+    std::string refused_body;
     for (int i = 0; i < 50 && refused == 0; ++i) {
       const std::string body =
           "[" + event("g" + std::to_string(i), "buyer_message", "g" + std::to_string(i), ts) + "," +
@@ -268,6 +269,7 @@ TEST_CASE("A full disk answers 503 and ingest resumes by itself when space retur
       const auto reply = http_call(daemon.ingest_port(), "POST", "/v1/events", body, kJson);
       if (reply.status == 503) {
         ++refused;
+        refused_body = body;
         CHECK(reply.headers.count("retry-after") == 1);
       } else {
         REQUIRE(reply.status == 200);
@@ -277,6 +279,13 @@ TEST_CASE("A full disk answers 503 and ingest resumes by itself when space retur
     REQUIRE(refused == 1);
     CHECK(value_or(scrape(daemon), "replywatch_log_write_errors_total") >= 1);
     fs::remove(mount_point + "/filler");
+    // The refused events were never taken: their retry is accepted, not a duplicate.
+    const auto retry = http_call(daemon.ingest_port(), "POST", "/v1/events", refused_body, kJson);
+    REQUIRE(retry.status == 200);
+    const auto retried = boost::json::parse(retry.body).as_object();
+    CHECK(retried.at("accepted").as_int64() == 2);
+    CHECK(retried.at("duplicates").as_int64() == 0);
+    ++acknowledged;
     post_rounds(daemon, "r", 2, ts);
     acknowledged += 2;
     CHECK(value_or(scrape(daemon), kRounds) == acknowledged);

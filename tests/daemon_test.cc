@@ -294,6 +294,38 @@ TEST_CASE("Retried webhooks are duplicates, NDJSON and arrays both work, late ev
         6);
 }
 
+TEST_CASE("A large NDJSON body, decoded in two halves, is answered by body index", "[daemon]") {
+  TempDir dir("halves");
+  dir.write("rules/testchat.yaml", kTestRules);
+  DaemonProcess daemon(base_args(dir));
+  const std::int64_t ts = now_ms();
+  // Well past the size decoded in two halves; bad lines in both halves, and copies of events
+  // of the first half in the second (id 10 was a broken line: its copy is accepted).
+  std::string body;
+  const int lines = 2000;
+  for (int i = 0; i < lines; ++i) {
+    if (i == 10 || i == 1500) {
+      body += "{broken\n";
+    } else if (i >= 1900) {
+      body += event(std::to_string(i - 1900), "buyer_message", "s1", "c" + std::to_string(i - 1900),
+                    ts) +
+              "\n";
+    } else {
+      body += event(std::to_string(i), "buyer_message", "s1", "c" + std::to_string(i), ts) + "\n";
+    }
+  }
+  REQUIRE(body.size() > 128 * 1024);
+  const auto reply = http_call(daemon.ingest_port(), "POST", "/v1/events", body, kNdjson);
+  CHECK(reply.status == 422);
+  CHECK(json_of(reply.body) ==
+        json_of(R"({"accepted":1899,"duplicates":99,"rejected":[)"
+                R"({"index":10,"reason":"bad_json"},{"index":1500,"reason":"bad_json"}]})"));
+  const auto samples = scrape(daemon);
+  CHECK(value_or(samples,
+                 R"(replywatch_events_received_total{platform="testchat",type="buyer_message"})") ==
+        1998);
+}
+
 TEST_CASE("Deadlines fire in real time: at risk before the deadline, breached right after it",
           "[daemon]") {
   TempDir dir("realtime");

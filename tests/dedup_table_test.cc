@@ -107,3 +107,23 @@ TEST_CASE("dedup_table: a restored table still drops expired entries when it nee
   CHECK_FALSE(
       restored.insert_unless_present(DedupTable::key_of(0, "shop", "old-3"), at(1'000), at(100)));
 }
+
+TEST_CASE("dedup_table: a forgotten key is absent at any instant and counts anew",
+          "[dedup_table]") {
+  DedupTable table;
+  const Hash128 key = DedupTable::key_of(0, "shop", "id-1");
+  const Hash128 other = DedupTable::key_of(0, "shop", "id-2");
+  CHECK_FALSE(table.insert_unless_present(key, at(1000), at(0)));
+  CHECK_FALSE(table.insert_unless_present(other, at(1000), at(0)));
+  table.forget(key);
+  table.forget(DedupTable::key_of(0, "shop", "never-seen"));
+  CHECK_FALSE(table.contains(key, at(0)));
+  CHECK(table.contains(other, at(0)));
+  CHECK_FALSE(table.insert_unless_present(key, at(1000), at(0)));
+  CHECK(table.contains(key, at(500)));
+  // A forgotten entry is dropped when the table makes room.
+  table.forget(key);
+  table.drop_expired(at(0));
+  CHECK(table.size() == 1);
+  CHECK(table.contains(other, at(0)));
+}

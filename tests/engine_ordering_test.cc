@@ -259,3 +259,29 @@ TEST_CASE("engine: ordering: a key worked out once serves is_duplicate and offer
   CHECK(h.engine.offer(event).duplicate);
   CHECK(h.engine.counters().duplicates == 1);
 }
+
+TEST_CASE("engine: ordering: a claim is the dedup step of offer done ahead, and can be released",
+          "[engine][ordering]") {
+  Harness h(rules_from_yaml(kYaml));
+  const Event event = buyer("b1", "s1", "c1", T("2026-11-20T10:00:00Z"));
+  const replywatch::EventKey key = h.engine.key_of(event);
+  const Instant as_of = event.ts - std::chrono::seconds(2);
+  CHECK_FALSE(h.engine.claim(key, event.ts, as_of));
+  // A copy arriving while the first is being made durable is a duplicate already.
+  CHECK(h.engine.claim(key, event.ts, as_of));
+  CHECK(h.engine.is_duplicate(key));
+  // A claim whose event could not be made durable is forgotten: the retry counts anew.
+  h.engine.release(key);
+  CHECK_FALSE(h.engine.is_duplicate(key));
+  CHECK_FALSE(h.engine.claim(key, event.ts, as_of));
+  const replywatch::OfferResult result = h.engine.offer_claimed(event);
+  CHECK_FALSE(result.duplicate);
+  CHECK(h.engine.counters().accepted == 1);
+  CHECK(h.engine.counters().duplicates == 0);
+  // offer() of a claimed key is the duplicate, exactly as after a plain offer.
+  CHECK(h.engine.offer(event, key).duplicate);
+  CHECK(h.engine.counters().duplicates == 1);
+  // Releasing a key never claimed changes nothing.
+  h.engine.release(h.engine.key_of(buyer("b9", "s1", "c1", event.ts)));
+  CHECK(h.engine.is_duplicate(key));
+}

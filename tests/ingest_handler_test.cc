@@ -751,3 +751,100 @@ TEST_CASE("ingest: with a secret, the header alone is enough to refuse an unsign
   CHECK_FALSE(check(get));
   CHECK_FALSE(check_ingest_header(header, IngestSettings{}, backend));
 }
+
+TEST_CASE("ingest: the usual answer has the exact bytes of the general one", "[ingest]") {
+  FakeBackend backend;
+  const HttpResponse one = handle_ingest_request(post(event_json("m1")), IngestSettings{}, backend);
+  CHECK(one.body() == "{\"accepted\":1,\"duplicates\":0,\"rejected\":[]}\n");
+  const HttpResponse again = handle_ingest_request(
+      post("[" + event_json("m1") + "," + event_json("m2") + "]"), IngestSettings{}, backend);
+  CHECK(again.body() == "{\"accepted\":1,\"duplicates\":1,\"rejected\":[]}\n");
+  // A single object that is not JSON still gets the body-level 400, not a per-event 422.
+  const HttpResponse bad = handle_ingest_request(post(R"({"id":"m3",)"), IngestSettings{}, backend);
+  CHECK(bad.result() == http::status::bad_request);
+}
+
+TEST_CASE("ingest: a large NDJSON body decoded in two halves answers as decoded in one",
+          "[ingest]") {
+  // Off-loop work and loop steps are queued and run in the order the test chooses, so that the
+  // far half finishes before, and after, the near one.
+  struct Stepping final : public IngestBackend {
+    bool ready() const override { return true; }
+    Instant now() const override { return kNow; }
+    bool platform_known(std::string_view platform) const override { return platform == "tmall"; }
+    void commit(std::vector<Event> events, std::function<void(IngestCommit)> done) override {
+      committed = events;
+      IngestCommit result;
+      result.durable = true;
+      result.accepted = events.size();
+      done(result);
+    }
+    void count_rejected_event(RejectReason reason) override { rejected.push_back(reason); }
+    void count_refused_request(replywatch::server::RefusalReason, std::string_view) override {}
+    void defer(std::function<void()> step) override { steps.push_back(std::move(step)); }
+    void run_off_loop(std::function<void()> work, std::function<void()> then) override {
+      ++off_loop_runs;
+      off_loop.emplace_back(std::move(work), std::move(then));
+    }
+    std::vector<std::function<void()>> steps;
+    std::vector<std::pair<std::function<void()>, std::function<void()>>> off_loop;
+    std::vector<Event> committed;
+    std::vector<RejectReason> rejected;
+    int off_loop_runs = 0;
+  };
+  std::string body;
+  for (int i = 0; i < 60; ++i) {
+    if (i % 7 == 3) {
+      body += "{not json\n";
+    } else if (i % 11 == 5) {
+      body += event_json("x" + std::to_string(i), kNowMs - 60'000, "nowhere") + "\n";
+    } else {
+      body += event_json("e" + std::to_string(i)) + "\n";
+    }
+    if (i % 9 == 0) body += "  \n";  // blank: not counted as an index
+  }
+  auto run = [&](std::size_t split_bytes, bool far_first, Stepping& backend) {
+    IngestSettings settings;
+    settings.decode_slice = 8;
+    settings.split_decode_bytes = split_bytes;
+    std::optional<HttpResponse> answer;
+    replywatch::server::handle_ingest_request(
+        post(body, "application/x-ndjson"), settings, backend,
+        [&](HttpResponse response) { answer = std::move(response); });
+    if (far_first && !backend.off_loop.empty()) {
+      backend.off_loop[0].first();
+      backend.off_loop[0].second();
+      backend.off_loop.clear();
+    }
+    while (!answer) {
+      if (backend.steps.empty()) {
+        REQUIRE(backend.off_loop.size() == 1);
+        backend.off_loop[0].first();
+        backend.off_loop[0].second();
+        backend.off_loop.clear();
+        continue;
+      }
+      auto step = std::move(backend.steps.front());
+      backend.steps.erase(backend.steps.begin());
+      step();
+    }
+    return *answer;
+  };
+  Stepping whole;
+  const HttpResponse expected = run(body.size() + 1, false, whole);
+  CHECK(whole.off_loop_runs == 0);
+  for (const bool far_first : {true, false}) {
+    Stepping halves;
+    const HttpResponse response = run(body.size() / 4, far_first, halves);
+    CHECK(halves.off_loop_runs == 1);
+    CHECK(response.result() == expected.result());
+    CHECK(response.body() == expected.body());
+    CHECK(halves.rejected == whole.rejected);
+    REQUIRE(halves.committed.size() == whole.committed.size());
+    for (std::size_t i = 0; i < whole.committed.size(); ++i) {
+      CHECK(halves.committed[i].id == whole.committed[i].id);
+    }
+  }
+  CHECK(expected.result() == http::status::unprocessable_entity);
+  CHECK(answer_of(expected).rejected.size() > 10);
+}

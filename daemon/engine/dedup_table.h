@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -69,6 +70,23 @@ class DedupTable {
         slot = wanted;  // expired but not yet dropped: this copy counts anew
         earliest_expiry_ = std::min(earliest_expiry_, expires);
         return false;
+      }
+    }
+  }
+
+  // Makes `key` absent at any instant (its retention ended before any watermark, even
+  // kInstantMin), as if never inserted; it is dropped at the next rebuild.
+  void forget(const Hash128& key) {
+    if (slots_.empty()) return;
+    const Instant never = Instant(Duration(std::numeric_limits<std::int64_t>::min()));
+    const Slot wanted = Slot::of(key, never);
+    for (std::size_t i = home(wanted);; i = next(i)) {
+      Slot& slot = slots_[i];
+      if (slot.empty()) return;
+      if (slot.same_key(wanted)) {
+        slot = wanted;
+        earliest_expiry_ = never;
+        return;
       }
     }
   }

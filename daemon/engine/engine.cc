@@ -669,6 +669,19 @@ OfferResult Engine::offer(Event event, const EventKey& key) {
     ++s.counters.duplicates;
     return OfferResult{true, false};
   }
+  return offer_claimed(std::move(event));
+}
+
+bool Engine::claim(const EventKey& key, Instant ts, Instant as_of) {
+  State& s = *state_;
+  return s.dedup.insert_unless_present(Hash128{key.low, key.high}, ts + s.options.dedup_retention,
+                                       std::max(as_of, s.watermark));
+}
+
+void Engine::release(const EventKey& key) { state_->dedup.forget(Hash128{key.low, key.high}); }
+
+OfferResult Engine::offer_claimed(Event event) {
+  State& s = *state_;
   ++s.counters.accepted;
 
   if (event.ts < s.watermark) {

@@ -13,12 +13,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "admin_gate.h"
 #include "admin_handler.h"
@@ -90,15 +91,6 @@ std::optional<std::string> read_secret(const std::string& path, std::string& err
 
 void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
 
-struct EventKeyHash {
-  std::size_t operator()(const EventKey& key) const { return key.low ^ (key.high * 31); }
-};
-struct EventKeyEqual {
-  bool operator()(const EventKey& a, const EventKey& b) const {
-    return a.low == b.low && a.high == b.high;
-  }
-};
-
 // One listener's refusal log, at most one line per interval.
 struct RefusalLog {
   LogRateLimiter limiter{kRefusalLogInterval};
@@ -150,6 +142,18 @@ class Daemon::Impl final {
       impl_.refuse(Listener::kIngest, reason, detail, {});
     }
     void defer(std::function<void()> step) override { net::post(impl_.io_, std::move(step)); }
+    void run_off_loop(std::function<void()> work, std::function<void()> then) override {
+      net::post(impl_.decode_worker_,
+                [&io = impl_.io_, work = std::move(work), then = std::move(then)]() mutable {
+                  work();
+                  net::post(io, std::move(then));
+                });
+    }
+    PlatformKnown platform_checker() const override {
+      return [rules = impl_.rules_](std::string_view platform) {
+        return rules->find(platform) != nullptr;
+      };
+    }
 
    private:
     Impl& impl_;
@@ -186,6 +190,9 @@ class Daemon::Impl final {
   struct PendingCommit;
   void commit(std::vector<Event> events, std::function<void(IngestCommit)> done);
   void on_durable(PendingCommit& pending, const storage::AppendOutcome& outcome);
+  void drain_durable();
+  template <typename Step>
+  void without_claims(Step step);
   void arm_fsync_timer();
   void update_log_metrics();
   std::string metrics_text();
@@ -230,6 +237,8 @@ class Daemon::Impl final {
   // Writes and compresses /metrics answers off the event loop (see metrics()). Declared after
   // io_, so it is joined before io_ goes: a scrape in progress still posts its answer there.
   net::thread_pool metrics_worker_{1};
+  // Decodes half of each large NDJSON body while the loop decodes the other (ingest_handler).
+  net::thread_pool decode_worker_{1};
   net::signal_set signals_;
   net::steady_timer engine_timer_;
   net::steady_timer shutdown_timer_;
@@ -261,8 +270,12 @@ class Daemon::Impl final {
   // so the live engine sees exactly what a replay of the log sees.
   std::size_t pending_commits_ = 0;
   Instant last_recorded_watermark_{};
-  // Keys of events being written: a copy arriving meanwhile is a duplicate.
-  std::unordered_set<EventKey, EventKeyHash, EventKeyEqual> reserved_;
+  // Completions of appends, handed over by the log's writer thread and taken in order by one
+  // handler posted per group.
+  std::mutex durable_mutex_;
+  std::vector<std::pair<std::shared_ptr<PendingCommit>, storage::AppendOutcome>> durable_;
+  // Requests appended and not yet completed, oldest first (completions come in this order).
+  std::deque<PendingCommit*> in_flight_;
   storage::LogStats reported_log_stats_;
 
   // A new host being built from the snapshots and the log, a bounded number of records per turn
@@ -709,7 +722,8 @@ void Daemon::Impl::finish_reload() {
   // The snapshots on disk hold the old rules' state: take one of the new at once, so that a
   // restart does not fall back to the log (of which retention may have deleted the start).
   // One being written now holds the old rules' state: the timer starts ours after it.
-  snapshot_owed_ = !snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
+  without_claims(
+      [&] { snapshot_owed_ = !snapshots_->start(*host_, identity_, unjournaled_, applied_end_); });
   notify_systemd("READY=1");
   arm_engine_timer();
   reloader_->rebuild_finished(true);
@@ -726,9 +740,12 @@ void Daemon::Impl::arm_snapshot_timer() {
     try {
       snapshots_->poll();
       if (host_ && !rebuild_ && snapshot_owed_) {
-        snapshot_owed_ = !snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
+        without_claims([&] {
+          snapshot_owed_ = !snapshots_->start(*host_, identity_, unjournaled_, applied_end_);
+        });
       } else if (host_ && !rebuild_) {
-        snapshots_->maybe_start(*host_, identity_, unjournaled_, applied_end_);
+        without_claims(
+            [&] { snapshots_->maybe_start(*host_, identity_, unjournaled_, applied_end_); });
       }
       retain_log();
     } catch (const std::exception& failure) {
@@ -827,21 +844,22 @@ void Daemon::Impl::arm_engine_timer() {
 
 // One request between its append to the log and the completion that answers it.
 struct Daemon::Impl::PendingCommit {
-  enum class Kind : std::uint8_t { kRefused, kWritten, kDuplicate, kCopyInFlight };
+  enum class Kind : std::uint8_t { kRefused, kWritten, kDuplicate };
   std::vector<Event> events;
   std::vector<Kind> kinds;
   std::vector<EventKey> keys;
   std::vector<std::size_t> newly_admitted;
-  const EngineHost* host = nullptr;  // the host the keys and admissions belong to
+  const EngineHost* host = nullptr;  // the host the keys, claims and admissions belong to
   Instant watermark{};
   std::size_t written = 0;
   IngestCommit result;
   std::function<void(IngestCommit)> done;
 };
 
-// Validate, one dedup probe per event that also reserves its key, append to the log; the
-// completion (on_durable) offers to the engine and answers. Nothing is offered before it is
-// durable, and the engine does not move past this request's watermark until then.
+// Validate, then per event one dedup probe-and-insert (Engine::claim: a copy arriving while
+// the first is being written is a duplicate), append to the log; the completion (on_durable)
+// offers to the engine and answers. Nothing is offered before it is durable, and the engine
+// does not move past this request's watermark until then.
 void Daemon::Impl::commit(std::vector<Event> events, std::function<void(IngestCommit)> done) {
   advance_to_now();
   Engine& engine = host_->engine();
@@ -859,6 +877,7 @@ void Daemon::Impl::commit(std::vector<Event> events, std::function<void(IngestCo
       {clock_.now() - config_.allowed_lateness, last_recorded_watermark_, engine.watermark()});
   last_recorded_watermark_ = p.watermark;
   std::vector<const Event*> to_write;
+  to_write.reserve(p.events.size());
   for (std::size_t i = 0; i < p.events.size(); ++i) {
     const Event& event = p.events[i];
     // Validation before dedup: an event of a refused shop is never a duplicate.
@@ -869,10 +888,8 @@ void Daemon::Impl::commit(std::vector<Event> events, std::function<void(IngestCo
     }
     if (verdict == ShopAdmission::Verdict::kAdmitted) p.newly_admitted.push_back(i);
     p.keys[i] = engine.key_of(event);
-    if (!reserved_.insert(p.keys[i]).second) {
-      p.kinds[i] = PendingCommit::Kind::kCopyInFlight;  // written by this or an earlier request
-    } else if (engine.is_duplicate(p.keys[i])) {
-      reserved_.erase(p.keys[i]);
+    // Present: accepted before, or being written by this or an earlier request.
+    if (engine.claim(p.keys[i], event.ts, p.watermark)) {
       p.kinds[i] = PendingCommit::Kind::kDuplicate;
     } else {
       p.kinds[i] = PendingCommit::Kind::kWritten;
@@ -881,35 +898,58 @@ void Daemon::Impl::commit(std::vector<Event> events, std::function<void(IngestCo
   }
   p.written = to_write.size();
   ++pending_commits_;
+  in_flight_.push_back(&p);
   // An empty batch too: it completes after every earlier one, so a copy of an event still in
-  // flight is answered only once that event is durable.
-  event_log_->append(p.watermark, to_write, [this, pending](storage::AppendOutcome outcome) {
-    net::post(io_,
-              [this, pending, outcome = std::move(outcome)] { on_durable(*pending, outcome); });
-  });
+  // flight is answered only once that event is durable. The records are encoded on the writer
+  // thread; p.events stays untouched until the completion.
+  event_log_->append_unencoded(p.watermark, std::move(to_write),
+                               [this, pending](storage::AppendOutcome outcome) {
+                                 bool first = false;
+                                 {
+                                   std::lock_guard lock(durable_mutex_);
+                                   first = durable_.empty();
+                                   durable_.emplace_back(pending, std::move(outcome));
+                                 }
+                                 // One wake-up of the event loop per synced group, not one per
+                                 // request.
+                                 if (first) net::post(io_, [this] { drain_durable(); });
+                               });
+}
+
+void Daemon::Impl::drain_durable() {
+  std::vector<std::pair<std::shared_ptr<PendingCommit>, storage::AppendOutcome>> completed;
+  {
+    std::lock_guard lock(durable_mutex_);
+    completed.swap(durable_);
+  }
+  for (auto& [pending, outcome] : completed) on_durable(*pending, outcome);
+  if (pending_commits_ == 0) advance_to_now();
+  arm_engine_timer();
+  flush_alerts(false);
 }
 
 void Daemon::Impl::on_durable(PendingCommit& p, const storage::AppendOutcome& outcome) {
   --pending_commits_;
-  for (std::size_t i = 0; i < p.events.size(); ++i) {
-    if (p.kinds[i] == PendingCommit::Kind::kWritten) reserved_.erase(p.keys[i]);
-  }
+  if (!in_flight_.empty() && in_flight_.front() == &p) in_flight_.pop_front();
   const bool same_host = p.host == host_.get();
   if (outcome.error) {
     if (same_host) {
+      Engine& engine = host_->engine();
+      for (std::size_t i = 0; i < p.events.size(); ++i) {
+        if (p.kinds[i] == PendingCommit::Kind::kWritten) engine.release(p.keys[i]);
+      }
       for (const std::size_t i : p.newly_admitted) {
         host_->shops().forget(p.events[i].platform, p.events[i].shop);
       }
     }
     refuse(Listener::kIngest, RefusalReason::kNotDurable, outcome.error.message, {});
-    if (pending_commits_ == 0) advance_to_now();
-    arm_engine_timer();
     return p.done(IngestCommit{});
   }
   applied_end_ = outcome.first + outcome.count;
   EngineHost& host = *host_;
   Engine& engine = host.engine();
-  // A reload swapped the host meanwhile: keys and admissions are the new host's business.
+  // A reload swapped the host meanwhile: keys, claims and admissions are the new host's
+  // business.
   auto usable = [&](std::size_t i) {
     if (same_host) return true;
     if (host.rules().find(p.events[i].platform) == nullptr) return false;
@@ -925,18 +965,19 @@ void Daemon::Impl::on_durable(PendingCommit& p, const storage::AppendOutcome& ou
   result.durable = true;
   for (std::size_t i = 0; i < p.events.size(); ++i) {
     if (p.kinds[i] != PendingCommit::Kind::kWritten || !usable(i)) continue;
-    host.offer(std::move(p.events[i]), p.keys[i]);
+    if (same_host) {
+      host.offer_claimed(std::move(p.events[i]));
+    } else {
+      host.offer(std::move(p.events[i]), p.keys[i]);
+    }
     ++result.accepted;
   }
   for (std::size_t i = 0; i < p.events.size(); ++i) {
-    const PendingCommit::Kind kind = p.kinds[i];
-    if (kind != PendingCommit::Kind::kDuplicate && kind != PendingCommit::Kind::kCopyInFlight) {
-      continue;
-    }
-    if (!usable(i)) continue;
-    if (kind == PendingCommit::Kind::kCopyInFlight && !engine.is_duplicate(p.keys[i])) {
-      // The first copy's write failed: this one is not durable either. What this request
-      // wrote is applied; the client retries the whole request and gets duplicates for it.
+    if (p.kinds[i] != PendingCommit::Kind::kDuplicate || !usable(i)) continue;
+    if (!engine.is_duplicate(p.keys[i])) {
+      // The first copy's write failed (its claim was released): this one is not durable
+      // either. What this request wrote is applied; the client retries the whole request and
+      // gets duplicates for it.
       result.durable = false;
       continue;
     }
@@ -948,15 +989,33 @@ void Daemon::Impl::on_durable(PendingCommit& p, const storage::AppendOutcome& ou
     ++counts.received[type];
     ++counts.duplicates;
   }
-  if (pending_commits_ == 0) advance_to_now();
-  arm_engine_timer();
-  flush_alerts(false);
   if (!result.durable) {
     refuse(Listener::kIngest, RefusalReason::kNotDurable,
            "a copy of an event whose first copy could not be made durable", {});
     return p.done(IngestCommit{});
   }
   p.done(std::move(result));
+}
+
+// The claims of requests still being written are not state yet: a snapshot taken with them would
+// make a restart take those events for duplicates when it reads them from the log after the
+// snapshot. They are set aside for `step` (the fork of a snapshot) and put back after it.
+template <typename Step>
+void Daemon::Impl::without_claims(Step step) {
+  Engine& engine = host_->engine();
+  auto for_each_claim = [&](auto&& apply) {
+    for (PendingCommit* p : in_flight_) {
+      if (p->host != host_.get()) continue;
+      for (std::size_t i = 0; i < p->events.size(); ++i) {
+        if (p->kinds[i] == PendingCommit::Kind::kWritten) apply(*p, i);
+      }
+    }
+  };
+  for_each_claim([&](PendingCommit& p, std::size_t i) { engine.release(p.keys[i]); });
+  step();
+  for_each_claim([&](PendingCommit& p, std::size_t i) {
+    engine.claim(p.keys[i], p.events[i].ts, p.watermark);
+  });
 }
 
 void Daemon::Impl::arm_fsync_timer() {

@@ -80,6 +80,16 @@ OfferResult EngineHost::offer(Event event, const EventKey& key) {
   return result;
 }
 
+OfferResult EngineHost::offer_claimed(Event event) {
+  const auto platform =
+      static_cast<std::size_t>(rules_->find(event.platform) - rules_->platforms.data());
+  PlatformEventCounts& counts = platform_counts_[platform];
+  ++counts.received[static_cast<std::size_t>(event.type)];
+  const OfferResult result = engine_.offer_claimed(std::move(event));
+  if (result.late) ++counts.late;
+  return result;
+}
+
 JournalLineResult EngineHost::replay_record(storage::LogRecord& record) {
   // A watermark no event could have produced is damage, and advancing to it would make the
   // engine walk service-hours boundaries for millennia (the log's reader refuses records

@@ -52,6 +52,8 @@ class EngineHost final : private EffectSink {
 
   OfferResult offer(Event event);
   OfferResult offer(Event event, const EventKey& key);  // key: engine().key_of(event)
+  // For an event whose engine().claim() returned false (see Engine::offer_claimed).
+  OfferResult offer_claimed(Event event);
 
   // Advances to the recorded watermark at a request's first record and offers the recorded
   // event, exactly as live. The record's event is moved from.

@@ -44,6 +44,11 @@ bool blank(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
+bool starts_object(std::string_view body) {
+  const std::size_t first = body.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && body[first] == '{';
+}
+
 std::string_view path_of(const HttpRequest& request) {
   const std::string_view target = request.target();
   return target.substr(0, target.find('?'));
@@ -113,7 +118,26 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
         respond_(std::move(respond)),
         rest_(request_.body()) {}
 
+  // Room for the events the body holds (counted beforehand), so that none is moved to grow.
+  void expect(std::size_t events) {
+    expected_ = events;
+    events_.reserve(events);
+    event_indices_.reserve(events);
+  }
+
   void start() {
+    if (format_ == BodyFormat::kJson && starts_object(request_.body())) {
+      // One event (a webhook's usual body): read straight into its fields, as an NDJSON line
+      // is. Only bad JSON, which the body's answer reports differently, takes the long way.
+      auto decoded = decode_event_text(request_.body(), [this](std::string_view platform) {
+        return backend_.platform_known(platform);
+      });
+      const auto* rejection = std::get_if<Rejection>(&decoded);
+      if (rejection == nullptr || rejection->reason != RejectReason::kBadJson) {
+        take(std::move(decoded));
+        return finish();
+      }
+    }
     if (format_ == BodyFormat::kJson) {
       boost::system::error_code error;
       parsed_ = boost::json::parse(request_.body(), error);
@@ -129,15 +153,62 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
                       "body must be one event object or an array of them");
       }
     }
+    if (format_ == BodyFormat::kNdjson && rest_.size() > settings_.split_decode_bytes) {
+      split_decode();
+    }
     decode_slice();
   }
 
  private:
+  // The body's second half (from a line start) goes to another thread; this one decodes the
+  // first half meanwhile, and the two are joined in index order (the second half's indices
+  // follow the first's).
+  void split_decode() {
+    std::size_t middle = rest_.find('\n', rest_.size() / 2);
+    if (middle == std::string_view::npos) return;
+    ++middle;
+    far_half_ = std::make_unique<FarHalf>();
+    far_half_->text = rest_.substr(middle);
+    const double share = static_cast<double>(far_half_->text.size()) / rest_.size();
+    far_half_->events.reserve(static_cast<std::size_t>(share * expected_) + 16);
+    far_half_->indices.reserve(far_half_->events.capacity());
+    rest_ = rest_.substr(0, middle);
+    backend_.run_off_loop(
+        [half = far_half_.get(), known = backend_.platform_checker()] { half->decode(known); },
+        [self = shared_from_this()] {
+          self->far_half_->done = true;
+          if (self->near_half_done_) self->run_guarded(&IngestJob::join_halves);
+        });
+  }
+
+  void join_halves() {
+    FarHalf& half = *far_half_;
+    if (!half.failure.empty()) throw std::runtime_error(half.failure);
+    const std::size_t base = next_index_;
+    events_.reserve(events_.size() + half.events.size());
+    event_indices_.reserve(event_indices_.size() + half.events.size());
+    for (std::size_t i = 0; i < half.events.size(); ++i) {
+      events_.push_back(std::move(half.events[i]));
+      event_indices_.push_back(base + half.indices[i]);
+    }
+    for (const auto& [index, rejection] : half.rejections) {
+      note(decode_rejections_, base + index, rejection);
+    }
+    next_index_ = base + half.lines;
+    far_half_.reset();
+    finish();
+  }
+
   void decode_slice() {
     auto known = [this](std::string_view platform) { return backend_.platform_known(platform); };
     for (std::size_t n = 0; n < settings_.decode_slice; ++n) {
       if (format_ == BodyFormat::kNdjson) {
-        if (rest_.empty()) return finish();
+        if (rest_.empty()) {
+          if (!far_half_) return finish();
+          near_half_done_ = true;
+          if (far_half_->done) join_halves();
+          return;
+        }
         const std::size_t newline = rest_.find('\n');
         const std::string_view line = rest_.substr(0, newline);
         rest_ = newline == std::string_view::npos ? std::string_view{} : rest_.substr(newline + 1);
@@ -189,7 +260,6 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     std::vector<Event> events;
     std::vector<std::size_t> indices;
     std::vector<std::pair<std::size_t, Rejection>> late_rejections;
-    events.reserve(events_.size());
     for (std::size_t i = 0; i < events_.size(); ++i) {
       Event& event = events_[i];
       std::optional<Rejection> rejection;
@@ -209,10 +279,22 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
         response.set(http::field::retry_after, std::to_string(kClockSuspectRetrySeconds));
         return respond_(std::move(response));
       }
-      if (rejection) {
-        late_rejections.emplace_back(event_indices_[i], *rejection);
-      } else {
-        events.push_back(std::move(event));
+      if (rejection) late_rejections.emplace_back(event_indices_[i], *rejection);
+    }
+    if (late_rejections.empty()) {
+      // The usual case: every event goes on, without moving one.
+      events = std::move(events_);
+      indices = std::move(event_indices_);
+    } else {
+      events.reserve(events_.size());
+      std::size_t next_rejected = 0;
+      for (std::size_t i = 0; i < events_.size(); ++i) {
+        if (next_rejected < late_rejections.size() &&
+            late_rejections[next_rejected].first == event_indices_[i]) {
+          ++next_rejected;
+          continue;
+        }
+        events.push_back(std::move(events_[i]));
         indices.push_back(event_indices_[i]);
       }
     }
@@ -254,6 +336,20 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     std::stable_sort(listed.begin(), listed.end(),
                      [](const auto& a, const auto& b) { return a.index < b.index; });
     if (listed.size() > kListedRejections) listed.resize(kListedRejections);
+    if (listed.empty() && rejected_total_ == 0) {
+      // The usual answer, written directly: the same bytes as the general case below.
+      HttpResponse response{http::status::ok, request_.version()};
+      response.set(http::field::content_type, "application/json");
+      std::string& body = response.body();
+      body.reserve(64);
+      body += R"({"accepted":)";
+      body += std::to_string(commit.accepted);
+      body += R"(,"duplicates":)";
+      body += std::to_string(commit.duplicates);
+      body += R"(,"rejected":[]})";
+      body.push_back('\n');
+      return response;
+    }
     boost::json::array rejected;
     for (const auto& [index, rejection] : listed) {
       boost::json::object item{{"index", index}, {"reason", reject_reason_name(rejection.reason)}};
@@ -276,6 +372,39 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     respond_(error_response(request_.version(), status, message));
   }
 
+  // Decoded off the event loop: touched by the loop only once `done`.
+  struct FarHalf {
+    std::string_view text;
+    std::vector<Event> events;
+    std::vector<std::size_t> indices;  // among the half's non-blank lines
+    std::vector<IndexedRejection> rejections;
+    std::size_t lines = 0;  // non-blank
+    std::string failure;    // what went wrong, if decoding threw
+    bool done = false;
+
+    void decode(const PlatformKnown& known) {
+      try {
+        std::string_view rest = text;
+        while (!rest.empty()) {
+          const std::size_t newline = rest.find('\n');
+          const std::string_view line = rest.substr(0, newline);
+          rest = newline == std::string_view::npos ? std::string_view{} : rest.substr(newline + 1);
+          if (blank(line)) continue;
+          auto decoded = decode_event_text(line, known);
+          if (auto* event = std::get_if<Event>(&decoded)) {
+            events.push_back(std::move(*event));
+            indices.push_back(lines);
+          } else {
+            rejections.push_back({lines, std::get<Rejection>(decoded)});
+          }
+          ++lines;
+        }
+      } catch (const std::exception& error) {
+        failure = error.what();
+      }
+    }
+  };
+
   HttpRequest request_;
   BodyFormat format_;
   const IngestSettings& settings_;
@@ -290,6 +419,9 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
   std::vector<std::size_t> event_indices_;  // each event's place among the body's events
   std::vector<IndexedRejection> decode_rejections_;
   std::uint64_t rejected_total_ = 0;
+  std::unique_ptr<FarHalf> far_half_;
+  bool near_half_done_ = false;
+  std::size_t expected_ = 0;  // events counted in the body
 };
 
 }  // namespace
@@ -350,8 +482,9 @@ void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
     return refuse(http::status::bad_request, RefusalReason::kUnreadableBody, "empty body",
                   "empty body");
   }
-  if (count_events(request.body(), *format, settings.max_events_per_request) >
-      settings.max_events_per_request) {
+  const std::size_t expected =
+      count_events(request.body(), *format, settings.max_events_per_request);
+  if (expected > settings.max_events_per_request) {
     return refuse(http::status::payload_too_large, RefusalReason::kTooManyEvents,
                   "over the per-request limit",
                   "more than " + std::to_string(settings.max_events_per_request) +
@@ -359,6 +492,7 @@ void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
   }
   auto job = std::make_shared<IngestJob>(std::move(request), *format, settings, backend,
                                          std::move(respond));
+  job->expect(expected);
   job->start();
 }
 

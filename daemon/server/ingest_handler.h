@@ -48,6 +48,16 @@ class IngestBackend {
   virtual void count_refused_request(RefusalReason reason, std::string_view detail) = 0;
   // Runs `step` on a later turn of the event loop. Inline by default (tests).
   virtual void defer(std::function<void()> step) { step(); }
+  // Runs pure `work` on another thread where the backend has one, then `then` on the event
+  // loop. Inline by default (tests).
+  virtual void run_off_loop(std::function<void()> work, std::function<void()> then) {
+    work();
+    then();
+  }
+  // platform_known, callable from any thread: it keeps the rules it answers from.
+  virtual PlatformKnown platform_checker() const {
+    return [this](std::string_view platform) { return platform_known(platform); };
+  }
 };
 
 struct IngestSettings {
@@ -57,6 +67,9 @@ struct IngestSettings {
   std::optional<Duration> max_event_age;
   std::size_t max_events_per_request = 100'000;
   std::size_t decode_slice = 2'048;  // events decoded per turn of the event loop
+  // NDJSON bodies larger than this are decoded in two halves at once: the second off the event
+  // loop (IngestBackend::run_off_loop), the first on it, a slice per turn.
+  std::size_t split_decode_bytes = 64 * 1024;
 };
 
 // Rejections listed in an answer (the first ones by index); beyond it the answer also carries

@@ -102,6 +102,12 @@ class EventLog {
   // need not outlive it). `done` runs once they are durable, or once the batch failed. Batches
   // complete in the order they were appended; an empty batch completes after every earlier one.
   virtual void append(Instant watermark, std::span<const Event* const> events, AppendDone done) = 0;
+  // The same, but the events may be encoded later (on the log's writer thread, off the
+  // caller's): they must stay alive and unchanged until `done` runs.
+  virtual void append_unencoded(Instant watermark, std::vector<const Event*> events,
+                                AppendDone done) {
+    append(watermark, events, std::move(done));
+  }
 
   // Reads from `first` (at least the oldest retained record).
   virtual std::unique_ptr<EventLogReader> read_from(Sequence first, const ReadOptions& options,

@@ -200,11 +200,28 @@ void LocalEventLog::append(Instant watermark, std::span<const Event* const> even
   }
   item.count = events.size();
   item.done = std::move(done);
+  enqueue(std::move(item));
+}
+
+void LocalEventLog::append_unencoded(Instant watermark, std::vector<const Event*> events,
+                                     AppendDone done) {
+  Queued item;
+  item.count = events.size();
+  item.unencoded = std::move(events);
+  item.watermark = watermark;
+  item.done = std::move(done);
+  enqueue(std::move(item));
+}
+
+void LocalEventLog::enqueue(Queued item) {
+  bool idle = false;
   {
     std::lock_guard lock(queue_mutex_);
+    idle = queue_.empty();
     queue_.push_back(std::move(item));
   }
-  queue_ready_.notify_one();
+  // A writer with work queued already has been woken (or is writing and will look again).
+  if (idle) queue_ready_.notify_one();
 }
 
 void LocalEventLog::flush() {
@@ -260,6 +277,9 @@ void LocalEventLog::write_group(std::vector<Queued>& group) {
   std::size_t records = 0;
   for (const Queued& item : group) {
     group_buffer_ += item.frames;
+    for (std::size_t i = 0; i < item.unencoded.size(); ++i) {
+      append_framed_record(group_buffer_, item.watermark, i > 0, *item.unencoded[i]);
+    }
     records += item.count;
   }
   LogError error;

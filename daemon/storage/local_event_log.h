@@ -75,6 +75,8 @@ class LocalEventLog final : public EventLog {
   ~LocalEventLog() override;  // completes what is queued, then stops the writer
 
   void append(Instant watermark, std::span<const Event* const> events, AppendDone done) override;
+  void append_unencoded(Instant watermark, std::vector<const Event*> events,
+                        AppendDone done) override;
   std::unique_ptr<EventLogReader> read_from(Sequence first, const ReadOptions& options,
                                             LogError& error) const override;
   void retain_from(Sequence first_needed) override;
@@ -90,6 +92,8 @@ class LocalEventLog final : public EventLog {
  private:
   struct Queued {
     std::string frames;
+    std::vector<const Event*> unencoded;  // encoded by the writer, at `watermark`
+    Instant watermark{};
     std::size_t count = 0;
     AppendDone done;
     bool flush = false;
@@ -103,6 +107,7 @@ class LocalEventLog final : public EventLog {
   explicit LocalEventLog(LocalLogOptions options);
   LogError open_files(OpenReport& report);
   void run_writer();
+  void enqueue(Queued item);
   void write_group(std::vector<Queued>& group);
   LogError write_and_sync(const std::string& bytes);
   LogError roll();

@@ -179,6 +179,16 @@ class Engine {
   bool is_duplicate(const Event& event) const;
   bool is_duplicate(const EventKey& key) const;
 
+  // The dedup step of offer() done ahead, in one probe-and-insert, for an event about to be made
+  // durable: true if an event with `key` is a duplicate at watermark `as_of` (the one the event
+  // will be offered at); otherwise the key is remembered until ts + dedup_retention, so that a
+  // copy arriving meanwhile is a duplicate, and offer_claimed() later takes the event without
+  // probing again. release() forgets a claim whose event could not be made durable.
+  bool claim(const EventKey& key, Instant ts, Instant as_of);
+  void release(const EventKey& key);
+  // offer() for an event whose claim() returned false; never a duplicate.
+  OfferResult offer_claimed(Event event);
+
   // Moves the watermark forward (never back) and applies, in time order, every buffered event
   // and due timer strictly before it. Events win ties with timers at the same instant.
   void advance(Instant watermark);
