@@ -1,11 +1,14 @@
 // The engine alone against JSON decoding alone, under Google Benchmark, on the bundled rules and
-// generated traffic (bench/traffic.h). Both report items (events) per second.
+// generated traffic (bench/traffic.h). Both report items (events) per second. BM_Figures times
+// Engine::figures, the part of a /metrics scrape that runs on the event loop.
 //
 //   build/bench/engine_gbench [--events=N] [Google Benchmark flags, e.g.
 //   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -77,8 +80,44 @@ void BM_EngineOnly(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * decoded.size()));
 }
 
+// What a /metrics scrape copies on the event loop: every (platform, shop, SLA)'s figures, from an
+// engine that has taken the whole generated day (about a third of its events open a
+// conversation) plus one buyer message for each of 2 000 more shops.
+void BM_Figures(benchmark::State& state) {
+  auto events = decode_all();
+  replywatch::Engine engine(bundled_rules());
+  replywatch::Instant largest = replywatch::kInstantMin;
+  for (replywatch::Event& event : events) {
+    largest = std::max(largest, event.ts);
+    engine.offer(std::move(event));
+    engine.advance(largest - std::chrono::seconds(2));
+  }
+  const auto& platforms = bundled_rules()->platforms;
+  for (std::size_t shop = 0; shop < 2000; ++shop) {
+    replywatch::Event event;
+    event.id = fmt::format("extra{}", shop);
+    event.platform = platforms[shop % platforms.size()].platform;
+    event.shop = fmt::format("extra-shop{}", shop);
+    event.conversation = fmt::format("extra-buyer{}", shop);
+    event.ts = largest;
+    engine.offer(std::move(event));
+  }
+  engine.advance(largest + std::chrono::milliseconds(1));
+  std::size_t series = 0;
+  for (auto _ : state) {
+    auto figures = engine.figures(largest);
+    series = figures.size();
+    benchmark::DoNotOptimize(figures.data());
+  }
+  // Items are series, so that every benchmark here reports items per second (bench/run.sh).
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * series));
+  state.counters["series"] = static_cast<double>(series);
+  state.counters["conversations"] = static_cast<double>(engine.memory_stats().conversations);
+}
+
 BENCHMARK(BM_DecodeOnly)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EngineOnly)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Figures)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -37,15 +37,17 @@ TEST_CASE("conversation_index: colliding hashes share a probe run and survive er
 
 TEST_CASE("conversation_index: a probe run wrapping past the table's end", "[conversation_index]") {
   ConversationIndex table;
-  // 16 slots until the 15th insert; home slot 15 is the last, so the run wraps to 0, 1, ...
-  for (std::uint32_t i = 0; i < 5; ++i) table.insert(15, i);
+  // 16 slots until the 15th insert; the home slot is the top 4 bits of the low 32 of the hash:
+  // 15, the last, so the run wraps to 0, 1, ...
+  constexpr std::uint64_t kLast = 0xF0000000;
+  for (std::uint32_t i = 0; i < 5; ++i) table.insert(kLast, i);
   table.insert(0, 100);  // home 0, pushed behind the wrapped run
-  table.erase(15, 1);
-  table.erase(15, 3);
+  table.erase(kLast, 1);
+  table.erase(kLast, 3);
   CHECK(find(table, 0, 100) == 100);
-  for (std::uint32_t i : {0U, 2U, 4U}) CHECK(find(table, 15, i) == i);
-  CHECK(find(table, 15, 1) == ConversationIndex::kNone);
-  CHECK(find(table, 15, 3) == ConversationIndex::kNone);
+  for (std::uint32_t i : {0U, 2U, 4U}) CHECK(find(table, kLast, i) == i);
+  CHECK(find(table, kLast, 1) == ConversationIndex::kNone);
+  CHECK(find(table, kLast, 3) == ConversationIndex::kNone);
 }
 
 TEST_CASE("conversation_index: agrees with a map under random inserts and erases",
@@ -60,7 +62,8 @@ TEST_CASE("conversation_index: agrees with a map under random inserts and erases
   std::uint32_t next_slot = 0;
   for (int step = 0; step < 4000; ++step) {
     if (model.empty() || random() % 3 != 0) {
-      const std::uint64_t hash = hash_of(random) * 0x1000 + (random() % 4);
+      // Spread over the home slots' bits (the top of the low 32) and the fingerprint's.
+      const std::uint64_t hash = hash_of(random) * 0x04000000 + (random() % 4);
       table.insert(hash, next_slot);
       model.emplace(next_slot++, hash);
     } else {

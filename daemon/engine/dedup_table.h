@@ -10,7 +10,8 @@
 // Chosen ids: finding two of one's own that collide costs about 2⁴⁸ hash evaluations and only
 // makes one's own second event a duplicate; matching another sender's id costs about 2⁹⁶.
 //
-// Open addressing with linear probing, grown in 1.5x steps so that the array is 53-80 % full.
+// Open addressing with linear probing, grown in 1.25x steps so that the array is 64-80 % full
+// (32 bytes an id at most, 28 on average; 1.5x steps gave 37 at most).
 // Expired entries are dropped (by rebuilding the array) when the table would otherwise grow, and
 // a lookup treats them as absent before then, so memory follows the ids inside the retention,
 // not every id ever seen.
@@ -184,7 +185,10 @@ class DedupTable {
   }
 
   // One rebuild that both drops the expired entries and, when the live ones would leave the
-  // table more than half full, grows it: each entry is placed once per rebuild.
+  // table more than half full, grows it: each entry is placed once per rebuild. Small steps
+  // cost more rebuilds (each id is placed about 5 times on the way to n, against 3 for 1.5x
+  // steps) but keep the table, the largest part of an open round's memory after the
+  // conversation itself, nearer its 80 % bound.
   void make_room(Instant now) {
     // While nothing can have expired (a day's traffic inside a day's retention), every entry
     // is live and the count needs no pass over the table.
@@ -200,7 +204,7 @@ class DedupTable {
     if (size == 0) {
       size = kInitialSlots;
     } else if ((live + 1) * 2 > size) {
-      size += size / 2;
+      size += size / 4;
     }
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(size, Slot{});

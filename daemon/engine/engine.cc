@@ -16,6 +16,7 @@
 #include "dedup_table.h"
 #include "engine_state_carry.h"
 #include "engine_state_codec.h"
+#include "pending_round_queue.h"
 #include "reorder_buffer.h"
 #include "replywatch/service_hours.h"
 #include "sla_window.h"
@@ -35,6 +36,8 @@ constexpr Duration kMinSweepInterval = std::chrono::minutes(1);
 // Idle conversations are kept at least this long past their idle timeout, whatever the dedup
 // retention, so that session outcomes of late events do not depend on a dedup setting.
 constexpr Duration kMinLateHorizon = std::chrono::hours(24);
+// Stale entries a (shop, SLA)'s pending queue may hold beyond its live ones before it is compacted.
+constexpr std::uint64_t kPendingSlack = 64;
 
 // One reply view's open round within a conversation. 24 bytes.
 struct OpenRound {
@@ -80,6 +83,8 @@ struct SlaState {
   std::uint32_t shortfall_generation = 0;
   Instant shortfall_start{};
   Duration understaffed{0};
+  // reply_time and average_response: the rounds it scores and has not decided, for the oldest.
+  PendingRoundQueue pending;
 };
 
 struct Shop {
@@ -100,6 +105,8 @@ struct PlatformRuntime {
   bool boundary_timer_armed = false;
   std::vector<std::uint32_t> shops;
   std::unordered_map<std::string, std::uint32_t> shop_index;
+  // SLA indices in name order, as figures are listed.
+  std::vector<std::uint32_t> slas_by_name;
 };
 
 struct StringHash {
@@ -129,6 +136,9 @@ struct Engine::State {
   std::vector<PlatformRuntime> platforms;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> platform_index;
   std::vector<Shop> shops;
+  // Shop indices by platform name, then shop name: figures come out in this order, so taking them
+  // needs no sort.
+  std::vector<std::uint32_t> shops_by_name;
 
   // A rule set has a handful of platforms: comparing their names beats hashing the event's.
   static constexpr std::size_t kScannedPlatforms = 16;
@@ -210,6 +220,27 @@ struct Engine::State {
   void fire_grace_end(const TimerEntry& timer);
   void fire_hours_boundary(std::uint32_t platform_index, Instant now);
 
+  // --- oldest open round per (shop, SLA) ---
+  static PendingRoundQueue::Round pending_entry(std::uint32_t conversation_index, ReplyView view,
+                                                const OpenRound& round) {
+    return {conversation_index, round.id() | (static_cast<std::uint32_t>(view) << 24)};
+  }
+  // The round's start while `entry` names a round that SLA `sla_index` still has pending.
+  std::optional<Instant> pending_start(PendingRoundQueue::Round entry,
+                                       std::uint32_t sla_index) const {
+    if (entry.conversation >= conversations.size()) return std::nullopt;
+    const Conversation& conversation = conversations[entry.conversation];
+    const OpenRound& round = conversation.rounds[entry.tag >> 24];
+    if (!conversation.in_use() || !round.open() || round.id() != (entry.tag & kGenerationMask) ||
+        (round.pending() & (1U << sla_index)) == 0) {
+      return std::nullopt;
+    }
+    return round.start;
+  }
+  void index_shop_by_name(std::uint32_t shop_index);
+  // After a load: the name order and the pending queues from the restored tables.
+  void rebuild_derived_state();
+
   SlaRef ref(std::uint32_t shop_index, std::uint32_t sla_index) const {
     return SlaRef{shops[shop_index].platform, shop_index, sla_index};
   }
@@ -238,6 +269,12 @@ Engine::State::State(std::shared_ptr<const RuleSet> rule_set, EngineOptions engi
       }
     }
     platform_index.emplace(platform_rules.platform, static_cast<std::uint32_t>(p));
+    runtime.slas_by_name.resize(platform_rules.slas.size());
+    for (std::uint32_t s = 0; s < platform_rules.slas.size(); ++s) runtime.slas_by_name[s] = s;
+    std::sort(runtime.slas_by_name.begin(), runtime.slas_by_name.end(),
+              [&](std::uint32_t a, std::uint32_t b) {
+                return platform_rules.slas[a].name < platform_rules.slas[b].name;
+              });
     sweep_interval =
         std::max(sweep_interval, (platform_rules.idle_timeout + late_horizon) / kSweepsPerHorizon);
   }
@@ -317,6 +354,7 @@ std::uint32_t Engine::State::shop_for(std::uint32_t platform_index_value, const 
   }
   platform.shop_index.emplace(name, index);
   platform.shops.push_back(index);
+  index_shop_by_name(index);
 
   // Presence is tracked from the shop's first event on (for a late event: from now).
   const Instant tracking_start = std::max(now, late_effect);
@@ -327,6 +365,53 @@ std::uint32_t Engine::State::shop_for(std::uint32_t platform_index_value, const 
                                            platform_index_value));
   }
   return index;
+}
+
+void Engine::State::index_shop_by_name(std::uint32_t shop_index) {
+  auto named_before = [&](std::uint32_t a, std::uint32_t b) {
+    const std::string& platform_a = platforms[shops[a].platform].rules->platform;
+    const std::string& platform_b = platforms[shops[b].platform].rules->platform;
+    if (platform_a != platform_b) return platform_a < platform_b;
+    return shops[a].name < shops[b].name;
+  };
+  shops_by_name.insert(
+      std::upper_bound(shops_by_name.begin(), shops_by_name.end(), shop_index, named_before),
+      shop_index);
+}
+
+void Engine::State::rebuild_derived_state() {
+  shops_by_name.clear();
+  for (std::uint32_t shop_index = 0; shop_index < shops.size(); ++shop_index) {
+    index_shop_by_name(shop_index);
+    for (SlaState& state : shops[shop_index].slas) state.pending.clear();
+  }
+  // Pending rounds pushed oldest first, so that they all go to the FIFOs.
+  struct Pending {
+    Instant start;
+    std::uint32_t conversation;
+    std::uint32_t view;
+  };
+  std::vector<Pending> pending;
+  for (std::uint32_t index = 0; index < conversations.size(); ++index) {
+    const Conversation& conversation = conversations[index];
+    if (!conversation.in_use()) continue;
+    for (std::uint32_t v = 0; v < kReplyViewCount; ++v) {
+      const OpenRound& round = conversation.rounds[v];
+      if (round.open() && round.pending() != 0) pending.push_back({round.start, index, v});
+    }
+  }
+  std::sort(pending.begin(), pending.end(),
+            [](const Pending& a, const Pending& b) { return a.start < b.start; });
+  for (const Pending& entry : pending) {
+    const Conversation& conversation = conversations[entry.conversation];
+    const OpenRound& round = conversation.rounds[entry.view];
+    for (std::uint32_t left = round.pending(); left != 0; left &= left - 1) {
+      const auto sla_index = static_cast<std::uint32_t>(__builtin_ctz(left));
+      shops[conversation.shop].slas[sla_index].pending.push(
+          pending_entry(entry.conversation, static_cast<ReplyView>(entry.view), round),
+          round.start);
+    }
+  }
 }
 
 std::uint32_t Engine::State::conversation_for(std::uint32_t shop, const std::string& key) {
@@ -424,7 +509,13 @@ void Engine::State::on_buyer_message(Conversation& conversation, std::uint32_t i
         continue;
       }
       round.scored |= 1U << s;
-      ++shops[conversation.shop].slas[s].open_rounds;
+      SlaState& state = shops[conversation.shop].slas[s];
+      ++state.open_rounds;
+      state.pending.push(pending_entry(index, static_cast<ReplyView>(v), round), ts);
+      if (state.pending.size() > 2 * state.open_rounds + kPendingSlack) {
+        state.pending.compact(
+            [&](PendingRoundQueue::Round entry) { return pending_start(entry, s); });
+      }
     }
     arm_round(index, static_cast<ReplyView>(v));
   }
@@ -513,6 +604,8 @@ void Engine::State::decide(const Conversation& conversation, std::uint32_t sla_i
   const Sla& sla = platform.rules->slas[sla_index];
   SlaState& state = shops[shop_index].slas[sla_index];
   --state.open_rounds;
+  state.pending.prune(
+      [&](PendingRoundQueue::Round entry) { return pending_start(entry, sla_index); });
   if ((round.warned & bit) != 0) --state.at_risk;
   ++state.rounds;
   Duration cost{0};
@@ -738,29 +831,16 @@ std::optional<Instant> Engine::next_due() const {
 
 std::vector<SlaFigures> Engine::figures(Instant at) const {
   const State& s = *state_;
-  // Oldest open start per (shop, SLA), found by one pass over the open rounds.
-  std::vector<std::vector<Instant>> oldest(s.shops.size());
-  for (std::size_t i = 0; i < s.shops.size(); ++i) {
-    oldest[i].assign(s.shops[i].slas.size(), kInstantMax);
-  }
-  for (std::size_t index = 0; index < s.conversations.size(); ++index) {
-    const Conversation& conversation = s.conversations[index];
-    if (!conversation.in_use()) continue;
-    for (const OpenRound& round : conversation.rounds) {
-      const std::uint32_t pending = round.scored & ~round.decided;
-      if (!round.open() || pending == 0) continue;
-      auto& per_sla = oldest[conversation.shop];
-      for (std::uint32_t sla = 0; sla < per_sla.size(); ++sla) {
-        if ((pending & (1U << sla)) != 0) per_sla[sla] = std::min(per_sla[sla], round.start);
-      }
-    }
-  }
-
   std::vector<SlaFigures> out;
-  for (std::uint32_t shop_index = 0; shop_index < s.shops.size(); ++shop_index) {
+  std::size_t series = 0;
+  for (const Shop& shop : s.shops) series += shop.slas.size();
+  out.reserve(series);
+  // Shops and SLAs are kept in name order, and each (shop, SLA) keeps its oldest open round at
+  // hand: one step per series, whatever the number of conversations.
+  for (const std::uint32_t shop_index : s.shops_by_name) {
     const Shop& shop = s.shops[shop_index];
     const PlatformRuntime& platform = s.platforms[shop.platform];
-    for (std::uint32_t sla_index = 0; sla_index < shop.slas.size(); ++sla_index) {
+    for (const std::uint32_t sla_index : platform.slas_by_name) {
       const Sla& sla = platform.rules->slas[sla_index];
       const SlaState& state = shop.slas[sla_index];
       SlaFigures f;
@@ -782,9 +862,8 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
       }
       f.rounds = state.rounds;
       f.open_rounds = state.open_rounds;
-      if (oldest[shop_index][sla_index] != kInstantMax) {
-        f.oldest_open_start = oldest[shop_index][sla_index];
-      }
+      f.oldest_open_start = state.pending.oldest(
+          [&](PendingRoundQueue::Round entry) { return s.pending_start(entry, sla_index); });
       const WindowTotals totals = state.window.totals(s.bucket_of(platform, sla, at));
       f.window_rounds = totals.decided;
       if (sla.kind == SlaKind::kReplyTime) {
@@ -810,9 +889,6 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
       out.push_back(std::move(f));
     }
   }
-  std::sort(out.begin(), out.end(), [](const SlaFigures& a, const SlaFigures& b) {
-    return std::tie(a.platform, a.shop, a.sla) < std::tie(b.platform, b.shop, b.sla);
-  });
   return out;
 }
 
@@ -891,6 +967,7 @@ void Engine::save(SnapshotWriter& out) const { engine_codec::save(*state_, out);
 
 void Engine::load(SnapshotReader& in) {
   engine_codec::load(*state_, in, conversation_hash, bucket_count_of);
+  state_->rebuild_derived_state();
 }
 
 }  // namespace replywatch
