@@ -10,6 +10,7 @@
 //
 //   build/bench/snapshot_bench [--open-rounds N] [--repeat R] [--dir DIR]
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,13 @@ using BenchClock = std::chrono::steady_clock;
 
 double ms_since(BenchClock::time_point start) {
   return std::chrono::duration<double, std::milli>(BenchClock::now() - start).count();
+}
+
+// Page faults this process (not its children) took so far: copy-on-write after a fork shows here.
+double minor_faults() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_minflt);
 }
 
 double median(std::vector<double> values) {
@@ -128,16 +136,21 @@ int main(int argc, char** argv) {
   };
 
   std::vector<double> fork_ms, child_ms, batch_after_fork_ms, batch_alone_ms, copy_ms, load_ms;
+  std::vector<double> faults_after_fork, faults_alone;
   std::uintmax_t file_bytes = 0;
   for (int r = 0; r < repeat; ++r) {
     ForkedSnapshot child;
     const auto forked = BenchClock::now();
     if (child.start([&] { return write(static_cast<std::uint64_t>(r)); })) return 1;
     fork_ms.push_back(ms_since(forked));
+    double faults = minor_faults();
     batch_after_fork_ms.push_back(offer_batch());
+    faults_after_fork.push_back(minor_faults() - faults);
     if (child.wait()) return 1;
     child_ms.push_back(ms_since(forked));
+    faults = minor_faults();
     batch_alone_ms.push_back(offer_batch());
+    faults_alone.push_back(minor_faults() - faults);
 
     const auto copy_start = BenchClock::now();
     std::string bytes;
@@ -165,12 +178,17 @@ int main(int argc, char** argv) {
   fmt::print("  fork: event-loop stall (fork call)        {:9.2f} ms\n", median(fork_ms));
   fmt::print("  fork: 10k-event batch right after fork    {:9.2f} ms (alone: {:.2f} ms)\n",
              median(batch_after_fork_ms), median(batch_alone_ms));
+  fmt::print("  fork: page faults in that batch           {:9.0f}    (alone: {:.0f})\n",
+             median(faults_after_fork), median(faults_alone));
   fmt::print("  fork: child serialises + writes + syncs   {:9.2f} ms\n", median(child_ms));
   fmt::print("  copy: serialise on the loop (lower bound) {:9.2f} ms\n", median(copy_ms));
   fmt::print("  restore: read + verify + load             {:9.2f} ms\n", median(load_ms));
   fmt::print("  file: {:.1f} MB ({:.1f} bytes per open round)\n",
              static_cast<double>(file_bytes) / 1e6,
              static_cast<double>(file_bytes) / static_cast<double>(open_rounds));
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  fmt::print("  peak RSS {:.0f} MB\n", static_cast<double>(usage.ru_maxrss) / 1024);
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -2,11 +2,15 @@
 // the newest few; every kind of damage is refused with the file named.
 #include "snapshot_store.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "crc32c.h"
 #include "temp_dir.h"
 
 using replywatch::Duration;
@@ -124,6 +128,27 @@ TEST_CASE("snapshot_store: damage anywhere in a snapshot is refused, naming the 
     std::string problem;
     CHECK(store.read(SnapshotFile{other, 9}, problem) == nullptr);
     CHECK(problem.find("covers sequence 5") != std::string::npos);
+  }
+  SECTION("another format version, its checksums intact") {
+    // An older or newer build's file: refused by its version (the restart then tries an older
+    // snapshot, else the log alone), never decoded as this build's format.
+    for (const std::uint32_t version : {replywatch::server::kSnapshotFormatVersion - 1,
+                                        replywatch::server::kSnapshotFormatVersion + 1}) {
+      std::string bytes;
+      {
+        std::ifstream in(file.path, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+      }
+      std::memcpy(bytes.data() + 8, &version, sizeof version);
+      const std::uint32_t header_crc =
+          replywatch::storage::crc32c(std::string_view(bytes.data(), 44));
+      std::memcpy(bytes.data() + 44, &header_crc, sizeof header_crc);
+      std::ofstream(file.path, std::ios::binary | std::ios::trunc) << bytes;
+      std::string problem;
+      CHECK(store.read(file, problem) == nullptr);
+      CHECK(problem == fmt::format("{}: format version {} (this build reads {})", file.path,
+                                   version, replywatch::server::kSnapshotFormatVersion));
+    }
   }
   SECTION("missing") {
     std::filesystem::remove(file.path);

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "huge_pages.h"
+
 namespace replywatch {
 
 class ConversationIndex {
@@ -53,6 +55,21 @@ class ConversationIndex {
   }
 
   std::size_t size() const { return size_; }
+
+  // Room for `entries` without growing on the way: a snapshot's load knows how many come.
+  void reserve(std::size_t entries) {
+    std::size_t capacity = slots_.empty() ? 16 : slots_.size();
+    while (entries * 8 > capacity * 7) capacity *= 2;
+    if (capacity == slots_.size()) return;
+    std::vector<Slot> old = std::move(slots_);
+    slots_.reserve(capacity);
+    advise_huge_pages(slots_.data(), capacity * sizeof(Slot));
+    slots_.resize(capacity);
+    mask_ = capacity - 1;
+    for (const Slot& slot : old) {
+      if (slot.index != kNone) place(slot);
+    }
+  }
 
  private:
   struct Slot {

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "huge_pages.h"
 #include "keyed_hash.h"
 #include "replywatch/snapshot_codec.h"
 #include "replywatch/time.h"
@@ -114,7 +115,11 @@ class DedupTable {
   }
   void load(SnapshotReader& in) {
     const std::uint64_t size = in.u64();
-    slots_.assign(in.count(sizeof(Slot)), Slot{});
+    const std::size_t capacity = in.count(sizeof(Slot));
+    std::vector<Slot>().swap(slots_);
+    slots_.reserve(capacity);  // allocated, not yet touched: advised before the first write
+    advise_huge_pages(slots_.data(), capacity * sizeof(Slot));
+    slots_.resize(capacity);
     in.raw(slots_.data(), slots_.size() * sizeof(Slot));
     std::size_t used = 0;
     earliest_expiry_ = kInstantMax;

@@ -180,9 +180,11 @@ void load(State& s, SnapshotReader& in, ConversationHash conversation_hash,
 
   const std::size_t conversation_count = in.count(69);
   const auto shop_limit = static_cast<std::uint32_t>(s.shops.size());
+  // Sized once for every slot (free ones included: an upper bound), not doubled on the way.
+  s.conversation_index.reserve(conversation_count);
   for (std::size_t index = 0; index < conversation_count; ++index) {
     auto& conversation = s.conversations.emplace_back();
-    conversation.key.assign(in.string());
+    conversation.key.assign(in.string_view());
     conversation.shop = in.u32();
     conversation.closed_since_session_start = in.boolean();
     for (bool& pending : conversation.first_round_pending) pending = in.boolean();

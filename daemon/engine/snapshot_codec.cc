@@ -33,9 +33,11 @@ bool SnapshotReader::boolean() {
   return value == 1;
 }
 
-std::string SnapshotReader::string() {
+std::string SnapshotReader::string() { return std::string(string_view()); }
+
+std::string_view SnapshotReader::string_view() {
   const std::size_t size = count(1);
-  std::string text(data_.substr(position_, size));
+  const std::string_view text = data_.substr(position_, size);
   position_ += size;
   return text;
 }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "huge_pages.h"
 #include "replywatch/snapshot_codec.h"
 #include "replywatch/time.h"
 
@@ -100,9 +101,10 @@ class TimerQueue {
     }
   }
   void load(SnapshotReader& in) {
-    heap_.clear();
+    std::vector<TimerEntry>().swap(heap_);
     const std::size_t n = in.count(16);
     heap_.reserve(n);
+    advise_huge_pages(heap_.data(), n * sizeof(TimerEntry));
     for (std::size_t i = 0; i < n; ++i) {
       TimerEntry entry;
       entry.due = in.instant();

@@ -23,6 +23,9 @@ constexpr std::size_t kHeaderBytes = 48;
 constexpr std::string_view kPrefix = "snapshot-";
 constexpr std::string_view kSuffix = ".rws";
 constexpr std::string_view kTempMark = ".tmp";
+// While a snapshot is written, every this many bytes are handed to the disk and then dropped
+// from the page cache (below).
+constexpr off_t kWritebackBytes = off_t{32} << 20;
 
 struct Header {
   std::uint32_t version = kSnapshotFormatVersion;
@@ -158,6 +161,22 @@ std::error_code SnapshotStore::write(std::uint64_t sequence, Instant written_at,
   header.sequence = sequence;
   header.written_at_ms = written_at.time_since_epoch().count();
   off_t offset = kHeaderBytes;
+  // Written back piece by piece instead of all at the final fsync (hundreds of MB at once, in
+  // the same disk queue as the log's fdatasync), and each piece dropped from the page cache
+  // once on disk, so that a snapshot does not push the log's and the process' pages out.
+  off_t writeback_from = 0;
+  off_t dropped_to = 0;
+  auto write_back = [&] {
+    ::sync_file_range(fd, writeback_from, offset - writeback_from, SYNC_FILE_RANGE_WRITE);
+    if (dropped_to < writeback_from) {
+      ::sync_file_range(
+          fd, dropped_to, writeback_from - dropped_to,
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      ::posix_fadvise(fd, dropped_to, writeback_from - dropped_to, POSIX_FADV_DONTNEED);
+      dropped_to = writeback_from;
+    }
+    writeback_from = offset;
+  };
   storage::Crc32c payload_crc;
   {
     SnapshotWriter writer([&](std::string_view piece) {
@@ -165,6 +184,7 @@ std::error_code SnapshotStore::write(std::uint64_t sequence, Instant written_at,
       storage::crc32c_update(payload_crc, piece);
       error = write_all(fd, piece.data(), piece.size(), offset);
       offset += static_cast<off_t>(piece.size());
+      if (!error && offset - writeback_from >= kWritebackBytes) write_back();
     });
     try {
       body(writer);
@@ -211,12 +231,16 @@ std::unique_ptr<LoadedSnapshot> SnapshotStore::read(const SnapshotFile& file,
     error = fmt::format("{}: {} byte(s), shorter than a snapshot header", file.path, size);
     return nullptr;
   }
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Every byte is read (the checksum, then the decoding, front to back): mapping the whole file
+  // at once and reading it ahead sequentially costs one call, where faulting it in page by page
+  // took a seventh of a restart at hundreds of MB.
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   ::close(fd);
   if (map == MAP_FAILED) {
     error = fmt::format("cannot map {}: {}", file.path, std::strerror(errno));
     return nullptr;
   }
+  ::madvise(map, size, MADV_SEQUENTIAL);
   const char* bytes = static_cast<const char*>(map);
   auto refuse = [&](std::string what) {
     ::munmap(map, size);

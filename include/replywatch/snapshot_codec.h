@@ -78,6 +78,9 @@ class SnapshotReader {
   Instant instant() { return Instant(Duration(i64())); }
   Duration duration() { return Duration(i64()); }
   std::string string();
+  // A string as a view into the data, valid while the data is: no copy for what is copied
+  // elsewhere anyway (a conversation key).
+  std::string_view string_view();
   // The number of elements of a sequence whose elements take at least `min_element_bytes`
   // each; refuses a count the remaining bytes cannot hold.
   std::size_t count(std::size_t min_element_bytes);
