@@ -65,7 +65,6 @@ class ConversationIndex {
     slots_.reserve(capacity);
     advise_huge_pages(slots_.data(), capacity * sizeof(Slot));
     slots_.resize(capacity);
-    mask_ = capacity - 1;
     for (const Slot& slot : old) {
       if (slot.index != kNone) place(slot);
     }
