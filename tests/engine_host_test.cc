@@ -68,10 +68,6 @@ slas:
 
 const Instant kT0 = Instant(Duration(1795359600000));  // 2026-11-22T15:00:00Z
 
-bool contains(const std::vector<double>& bounds, double value) {
-  return std::find(bounds.begin(), bounds.end(), value) != bounds.end();
-}
-
 SlaFigures figures_of(const EngineHost& host, Instant at, std::string_view shop,
                       std::string_view sla, std::string_view platform = "tmall") {
   for (const SlaFigures& f : host.engine().figures(at)) {

@@ -169,8 +169,8 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     ++middle;
     far_half_ = std::make_unique<FarHalf>();
     far_half_->text = rest_.substr(middle);
-    const double share = static_cast<double>(far_half_->text.size()) / rest_.size();
-    far_half_->events.reserve(static_cast<std::size_t>(share * expected_) + 16);
+    // Events in the far half, estimated by its share of the bytes.
+    far_half_->events.reserve(far_half_->text.size() * expected_ / rest_.size() + 16);
     far_half_->indices.reserve(far_half_->events.capacity());
     rest_ = rest_.substr(0, middle);
     backend_.run_off_loop(
