@@ -8,9 +8,12 @@
 // does it (StateRebuild), whose remainder is the engine applying the tail.
 //
 //   build/bench/restore_bench [--events N] [--tail T] [--dir DIR] [--no-baseline]
-//                             [--keep] [--reuse] [--repeat R]
+//                             [--keep] [--reuse] [--repeat R] [--end-before-now]
 // --keep leaves the data directory; --reuse restarts from one left by --keep (same N and T)
 // instead of writing it again; --repeat restarts R times and prints the medians.
+// --end-before-now ends the stream an hour before now instead of starting it on 2026-11-22, so
+// that a real daemon can start on the kept directory (bench/reload_bench.py does); --keep also
+// writes the rules to DIR/rules/bench.yaml for it.
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
   bool baseline = true;
   bool keep = false;
   bool reuse = false;
+  bool end_before_now = false;
   int repeat = 1;
   const std::uint64_t per_day = 1'000'000;
   for (int i = 1; i < argc; ++i) {
@@ -129,6 +133,7 @@ int main(int argc, char** argv) {
     if (flag == "--no-baseline") baseline = false;
     if (flag == "--keep") keep = true;
     if (flag == "--reuse") reuse = true;
+    if (flag == "--end-before-now") end_before_now = true;
     if (i + 1 >= argc) continue;
     if (flag == "--events")
       events = std::stoull(argv[++i]);
@@ -161,9 +166,11 @@ int main(int argc, char** argv) {
 
   // Writes the log as the daemon would (requests of 1 000 events), and keeps a live host up to
   // the snapshot point.
-  const Instant t0 = Instant(Duration(1795359600000));
   // A pair of events every 2 days / per_day.
   const Duration spacing = Duration(static_cast<std::int64_t>(2 * 86'400'000 / per_day));
+  const Instant t0 = end_before_now ? time.now() - std::chrono::hours(1) -
+                                          spacing * static_cast<std::int64_t>(events / 2 + 1)
+                                    : Instant(Duration(1795359600000));
   const std::uint64_t snapshot_at = events > tail ? events - tail : 0;
   const auto setup = BenchClock::now();
   if (!reuse) {
@@ -320,6 +327,14 @@ int main(int argc, char** argv) {
   fmt::print("peak RSS {:.0f} MB, {} page faults\n", static_cast<double>(usage.ru_maxrss) / 1024,
              usage.ru_minflt);
   log.reset();
-  if (!keep) std::filesystem::remove_all(dir);
+  if (keep) {
+    std::filesystem::create_directories(dir + "/rules");
+    std::FILE* file = std::fopen((dir + "/rules/bench.yaml").c_str(), "w");
+    if (file == nullptr) return 1;
+    std::fputs(kRules, file);
+    std::fclose(file);
+  } else {
+    std::filesystem::remove_all(dir);
+  }
   return 0;
 }
