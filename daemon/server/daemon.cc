@@ -214,6 +214,7 @@ class Daemon::Impl final {
   void rebuild_step(const StateRebuild* expected);
   void arm_snapshot_timer();
   void retain_log();
+  void finish_snapshot_for_stop();
   void finish_restore();
   void finish_reload();
   void advance_to_now();
@@ -292,6 +293,7 @@ class Daemon::Impl final {
   // a restore from the log alone) is in no snapshot a restart could use before that.
   storage::Sequence retention_waits_for_ = 0;
   bool snapshot_owed_ = false;  // a reload's snapshot could not start yet
+  bool reloaded_ = false;       // since the start: the snapshots before it hold other rules
   net::steady_timer snapshot_timer_;
 
   Instant started_at_{};
@@ -514,6 +516,7 @@ int Daemon::Impl::run() {
       log_.error("internal error: {}", failure.what());
     }
   }
+  if (snapshots_ && snapshots_->running()) snapshots_->wait();  // see finish_snapshot_for_stop
   if (exit_code_ == 0) log_.info("stopped");
   return exit_code_;
 }
@@ -707,6 +710,7 @@ void Daemon::Impl::finish_reload() {
   identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
   retention_->set_horizon(LogRetention::horizon_of(*rules_, config_.dedup_retention));
   retention_waits_for_ = applied_end_;
+  reloaded_ = true;
   go_live(*rebuilt, host_.get());
   host_ = std::move(rebuilt);
   advance_to_now();
@@ -1173,6 +1177,7 @@ void Daemon::Impl::wait_for_signal() {
 void Daemon::Impl::shutdown(const char* why) {
   if (stopping_) {
     log_.warning("{} again: stopping now", why);
+    if (snapshots_) snapshots_->cancel();
     io_.stop();
     return;
   }
@@ -1185,7 +1190,7 @@ void Daemon::Impl::shutdown(const char* why) {
   engine_timer_.cancel();
   resend_timer_.cancel();
   snapshot_timer_.cancel();
-  if (snapshots_) snapshots_->cancel();
+  if (snapshots_) finish_snapshot_for_stop();
   fsync_timer_.cancel();
   if (event_log_) event_log_->flush();
   if (alertmanager_) alertmanager_->stop();
@@ -1197,6 +1202,23 @@ void Daemon::Impl::shutdown(const char* why) {
     io_.stop();
   });
   poll_shutdown();
+}
+
+// After a reload, the snapshots on disk hold the old rules' state, which a restart cannot use,
+// and retention may have deleted the log's start: a restart would lose the unchanged SLAs'
+// counters. So a stop waits for the reload's snapshot (starting it if it could not start yet);
+// any other snapshot being written is ended, the previous ones cover the log.
+void Daemon::Impl::finish_snapshot_for_stop() {
+  const bool owed =
+      reloaded_ && host_ && !rebuild_ && snapshots_->newest_sequence() < retention_waits_for_;
+  if (!owed) {
+    snapshots_->cancel();
+    return;
+  }
+  if (!snapshots_->running()) {
+    without_claims([&] { snapshots_->start(*host_, identity_, unjournaled_, applied_end_); });
+  }
+  if (snapshots_->running()) log_.info("stopping once the reload's snapshot is written");
 }
 
 void Daemon::Impl::poll_shutdown() {
