@@ -15,6 +15,7 @@ namespace {
 using rwtest::Clock;
 using rwtest::DaemonProcess;
 using rwtest::http_call;
+using rwtest::now_ms;
 using rwtest::scrape;
 using rwtest::TempDir;
 
@@ -37,12 +38,6 @@ slas:
   - name: online
     kind: agent_presence
 )";
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string event(const std::string& id, const std::string& type, const std::string& shop,
                   const std::string& conversation, std::int64_t ts, const std::string& extra = {}) {

@@ -20,6 +20,7 @@ namespace {
 using rwtest::Clock;
 using rwtest::DaemonProcess;
 using rwtest::http_call;
+using rwtest::now_ms;
 using rwtest::TempDir;
 
 constexpr const char* kRules = R"(platform: testchat
@@ -32,12 +33,6 @@ slas:
 
 const std::map<std::string, std::string> kJson = {{"Content-Type", "application/json"}};
 const std::map<std::string, std::string> kNdjson = {{"Content-Type", "application/x-ndjson"}};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string event(const std::string& id, const std::string& shop, std::int64_t ts) {
   return R"({"id":")" + id + R"(","platform":"testchat","shop":")" + shop +

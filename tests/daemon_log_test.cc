@@ -19,6 +19,7 @@ namespace {
 using rwtest::Clock;
 using rwtest::DaemonProcess;
 using rwtest::http_call;
+using rwtest::now_ms;
 using rwtest::scrape;
 using rwtest::TempDir;
 namespace fs = std::filesystem;
@@ -35,12 +36,6 @@ slas:
 )";
 
 const std::map<std::string, std::string> kJson = {{"Content-Type", "application/json"}};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string event(const std::string& id, const std::string& type, const std::string& conversation,
                   std::int64_t ts) {

@@ -81,6 +81,13 @@ class HttpClient {
   boost::beast::flat_buffer buffer_;
 };
 
+// Wall-clock milliseconds: events the real daemon judges against its own clock.
+inline std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 inline HttpReply http_call(unsigned short port, const std::string& method,
                            const std::string& target, const std::string& body = {},
                            const std::map<std::string, std::string>& headers = {}) {

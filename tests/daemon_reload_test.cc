@@ -14,6 +14,7 @@
 
 using rwtest::DaemonProcess;
 using rwtest::http_call;
+using rwtest::now_ms;
 using rwtest::scrape;
 using rwtest::TempDir;
 
@@ -29,12 +30,6 @@ std::string rules(const std::string& changed_deadline) {
 }
 
 const std::map<std::string, std::string> kNdjson = {{"Content-Type", "application/x-ndjson"}};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string event(const std::string& id, const std::string& type, const std::string& conversation,
                   std::int64_t ts) {

@@ -13,6 +13,7 @@
 
 using rwtest::DaemonProcess;
 using rwtest::http_call;
+using rwtest::now_ms;
 using rwtest::scrape;
 using rwtest::TempDir;
 
@@ -27,12 +28,6 @@ slas:
 )";
 
 const std::map<std::string, std::string> kNdjson = {{"Content-Type", "application/x-ndjson"}};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // `count` buyer messages, each opening its own round, ids from `first`.
 std::string buyers(int first, int count) {

@@ -22,6 +22,7 @@ using rwtest::Clock;
 using rwtest::DaemonProcess;
 using rwtest::http_call;
 using rwtest::HttpClient;
+using rwtest::now_ms;
 using rwtest::parse_metrics;
 using rwtest::scrape;
 using rwtest::TempDir;
@@ -53,12 +54,6 @@ slas:
     min_online: 1
     grace: 1s
 )";
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string event(const std::string& id, const std::string& type, const std::string& shop,
                   const std::string& conversation, std::int64_t ts, const std::string& extra = {}) {

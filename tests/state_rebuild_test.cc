@@ -152,6 +152,15 @@ struct Rig {
     return rebuild->take_host();
   }
 
+  std::unique_ptr<StateRebuild> reload_to_end(std::shared_ptr<const RuleSet> rules) {
+    storage::LogError error;
+    auto reload = StateRebuild::reload(inputs(std::move(rules)), error);
+    REQUIRE(reload);
+    while (reload->step(50, log->next_sequence()) == StateRebuild::Progress::kMore) {
+    }
+    return reload;
+  }
+
   void snapshot(const EngineHost& host, std::shared_ptr<const RuleSet> rules) {
     const RuleSetIdentity identity = rule_set_identity(*rules, std::chrono::hours(24), 1000);
     REQUIRE_FALSE(snapshots.write(log->next_sequence(), time.now(), [&](SnapshotWriter& out) {
@@ -167,6 +176,12 @@ struct Rig {
   SnapshotStore snapshots{dir.file("snapshots")};
   std::unique_ptr<StateRebuild> rebuild;
 };
+
+// One SLA changed: its deadline.
+std::string with_longer_deadline(std::string yaml) {
+  yaml.replace(yaml.find("deadline: 20s"), 13, "deadline: 25s");
+  return yaml;
+}
 
 }  // namespace
 
@@ -255,19 +270,14 @@ TEST_CASE("state_rebuild: a reload rebuilds the retained log under the new rules
   Live live(rules, *rig.log);
   feed(live, events, 0, events.size(), rng);
 
-  std::string changed = kYaml;
-  changed.replace(changed.find("deadline: 20s"), 13, "deadline: 25s");
-  const auto new_rules = rules_from_yaml(changed);
-  storage::LogError error;
-  auto rebuild = StateRebuild::reload(rig.inputs(new_rules), error);
-  REQUIRE(rebuild);
-  while (rebuild->step(50, rig.log->next_sequence()) == StateRebuild::Progress::kMore) {
-  }
+  const auto new_rules = rules_from_yaml(with_longer_deadline(kYaml));
+  std::unique_ptr<StateRebuild> rebuild = rig.reload_to_end(new_rules);
   auto host = rebuild->take_host();
 
   // what a fresh host under the new rules gets from the same requests
   storage::LocalLogOptions options;
   options.directory = rig.dir.file("log2");
+  storage::LogError error;
   auto other_log = storage::LocalEventLog::open(options, error);
   REQUIRE(other_log);
   Live expected(new_rules, *other_log);
@@ -300,14 +310,8 @@ TEST_CASE(
   retained.get_future().get();
   REQUIRE(rig.log->first_sequence() > 1);
 
-  std::string changed = kYaml;
-  changed.replace(changed.find("deadline: 20s"), 13, "deadline: 25s");
-  const auto new_rules = rules_from_yaml(changed);
-  storage::LogError error;
-  auto rebuild = StateRebuild::reload(rig.inputs(new_rules), error);
-  REQUIRE(rebuild);
-  while (rebuild->step(50, rig.log->next_sequence()) == StateRebuild::Progress::kMore) {
-  }
+  const auto new_rules = rules_from_yaml(with_longer_deadline(kYaml));
+  std::unique_ptr<StateRebuild> rebuild = rig.reload_to_end(new_rules);
   CHECK(rebuild->report().records == rig.log->next_sequence() - rig.log->first_sequence());
   auto host = rebuild->take_host();
   const auto carried = replywatch::unchanged_slas(*rules, *new_rules);
