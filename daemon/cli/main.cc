@@ -1,5 +1,4 @@
 #include <fmt/format.h>
-#include <malloc.h>
 
 #include <cstdio>
 #include <exception>
@@ -33,11 +32,6 @@ std::string version_line() {
 
 int main(int argc, char** argv) {
   using namespace replywatch::cli;
-  // glibc raises its mmap threshold each time a large block is freed, up to 32 MiB: after the
-  // engine's tables grow once, their next large arrays come from the heap, and the holes the
-  // old ones leave stay resident. A fixed threshold keeps large blocks mapped on their own and
-  // given back whole (about 12 bytes less resident memory per open round at 1 M rounds).
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const std::vector<std::string> all(argv + 1, argv + argc);
   if (all.empty()) {
     std::fputs(kUsage, stderr);
