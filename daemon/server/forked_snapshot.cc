@@ -1,5 +1,6 @@
 #include "forked_snapshot.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,9 +44,14 @@ ForkedSnapshot::~ForkedSnapshot() {
 
 std::error_code ForkedSnapshot::start(const std::function<std::error_code()>& write) {
   if (running()) return std::make_error_code(std::errc::operation_in_progress);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return {errno, std::generic_category()};
   if (pid == 0) {
+    // The child holds the data directory's lock with its parent (inherited descriptors): if
+    // the parent dies, the child must not keep a restarted daemon out while it writes.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(kExitThrew);
     // The parent's signal handlers write to its event loop's pipe: a SIGTERM sent to the whole
     // process group must end the child, not reach the parent a second time.
     for (const int signal : {SIGHUP, SIGINT, SIGTERM}) std::signal(signal, SIG_DFL);

@@ -68,6 +68,17 @@ class Daemon:
         self.log = []
 
     def start(self):
+        # A killed daemon's snapshot child dies with it (PR_SET_PDEATHSIG) but may still hold
+        # the data directory's lock for a moment: a start refused for the lock is tried again.
+        for attempt in range(50):
+            try:
+                return self._start_once()
+            except RuntimeError as failure:
+                if "cannot lock the data directory" not in str(failure) or attempt == 49:
+                    raise
+                time.sleep(0.05)
+
+    def _start_once(self):
         self.proc = subprocess.Popen(
             [self.binary, "run", "--rules", self.rules, "--data", self.data,
              "--config", self.config, "--ingest-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
