@@ -59,7 +59,18 @@ void BM_DecodeOnly(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * traffic().size()));
 }
 
-// Offers the decoded events the replay way (advance to the largest ts - 2 s after each) and
+// Offers events the replay way (advance to the largest ts - 2 s after each); returns that ts.
+replywatch::Instant offer_all(replywatch::Engine& engine, std::vector<replywatch::Event>& events) {
+  replywatch::Instant largest = replywatch::kInstantMin;
+  for (replywatch::Event& event : events) {
+    largest = std::max(largest, event.ts);
+    engine.offer(std::move(event));
+    engine.advance(largest - std::chrono::seconds(2));
+  }
+  return largest;
+}
+
+// Offers the decoded events (offer_all) and
 // fires everything due at the end.
 void BM_EngineOnly(benchmark::State& state) {
   const auto decoded = decode_all();
@@ -68,12 +79,7 @@ void BM_EngineOnly(benchmark::State& state) {
     auto events = decoded;
     state.ResumeTiming();
     replywatch::Engine engine(bundled_rules());
-    replywatch::Instant largest = replywatch::kInstantMin;
-    for (replywatch::Event& event : events) {
-      largest = std::max(largest, event.ts);
-      engine.offer(std::move(event));
-      engine.advance(largest - std::chrono::seconds(2));
-    }
+    const replywatch::Instant largest = offer_all(engine, events);
     engine.advance_through(largest);
     benchmark::DoNotOptimize(engine.counters().accepted);
   }
@@ -86,12 +92,7 @@ void BM_EngineOnly(benchmark::State& state) {
 void BM_Figures(benchmark::State& state) {
   auto events = decode_all();
   replywatch::Engine engine(bundled_rules());
-  replywatch::Instant largest = replywatch::kInstantMin;
-  for (replywatch::Event& event : events) {
-    largest = std::max(largest, event.ts);
-    engine.offer(std::move(event));
-    engine.advance(largest - std::chrono::seconds(2));
-  }
+  const replywatch::Instant largest = offer_all(engine, events);
   const auto& platforms = bundled_rules()->platforms;
   for (std::size_t shop = 0; shop < 2000; ++shop) {
     replywatch::Event event;
