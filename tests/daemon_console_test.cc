@@ -1,6 +1,8 @@
 // The console's endpoints on the real daemon: the queue and shops JSON against /metrics, the
 // live stream, its cap (the admin listener stays open to scrapes), and a prompt stop with pages
 // open.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>

@@ -1,32 +1,30 @@
 // Integration-test support: the real `replywatch run` binary as a child process on port 0, and a
 // small synchronous HTTP client. Only the integration tests use real time.
+//
+// The HTTP client's Boost.Beast code lives in daemon_process.cc, compiled once: every
+// integration test includes this header, and parsing Beast in each of them cost about as much
+// build time as the tests themselves.
 #pragma once
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
-#include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -45,40 +43,24 @@ struct HttpReply {
 // One HTTP/1.1 connection; requests on it use keep-alive.
 class HttpClient {
  public:
-  explicit HttpClient(unsigned short port) : socket_(io_) {
-    boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address("127.0.0.1"), port);
-    socket_.connect(endpoint);
-  }
+  explicit HttpClient(unsigned short port);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
 
   HttpReply request(const std::string& method, const std::string& target,
                     const std::string& body = {},
-                    const std::map<std::string, std::string>& headers = {}) {
-    namespace http = boost::beast::http;
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    for (const auto& [name, value] : headers) req.set(name, value);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(socket_, req);
-    http::response<http::string_body> res;
-    http::read(socket_, buffer_, res);
-    HttpReply reply;
-    reply.status = static_cast<int>(res.result_int());
-    for (const auto& field : res) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      reply.headers[name] = std::string(field.value());
-    }
-    reply.body = res.body();
-    return reply;
-  }
+                    const std::map<std::string, std::string>& headers = {});
 
-  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  // Raw bytes on the connection, for tests of malformed or trickled requests. False when the
+  // write failed (e.g. the daemon closed the connection).
+  bool send_raw(std::string_view bytes);
+  // What one read returns (at most `max` bytes); nothing when the read failed.
+  std::optional<std::string> receive_some(std::size_t max = 512);
 
  private:
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;
+  struct Connection;
+  std::unique_ptr<Connection> connection_;
 };
 
 // Wall-clock milliseconds: events the real daemon judges against its own clock.
@@ -88,32 +70,15 @@ inline std::int64_t now_ms() {
       .count();
 }
 
-inline HttpReply http_call(unsigned short port, const std::string& method,
-                           const std::string& target, const std::string& body = {},
-                           const std::map<std::string, std::string>& headers = {}) {
-  HttpClient client(port);
-  return client.request(method, target, body, headers);
-}
+HttpReply http_call(unsigned short port, const std::string& method, const std::string& target,
+                    const std::string& body = {},
+                    const std::map<std::string, std::string>& headers = {});
 
 // Every sample of a scrape by its full series name, e.g. name{a="b"}.
-inline std::map<std::string, double> parse_metrics(const std::string& text) {
-  std::map<std::string, double> samples;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const std::size_t space = line.rfind(' ');
-    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return samples;
-}
+std::map<std::string, double> parse_metrics(const std::string& text);
 
 // GET /metrics of the admin listener on `admin_port`, parsed.
-inline std::map<std::string, double> scrape(unsigned short admin_port) {
-  const HttpReply reply = http_call(admin_port, "GET", "/metrics");
-  REQUIRE(reply.status == 200);
-  return parse_metrics(reply.body);
-}
+std::map<std::string, double> scrape(unsigned short admin_port);
 
 // `replywatch run ARGS --ingest-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0`, waited for
 // until ready; stderr is collected for the test to read.
@@ -121,64 +86,8 @@ class DaemonProcess {
  public:
   // `open_files`: when not 0, the child's RLIMIT_NOFILE (soft and hard).
   explicit DaemonProcess(std::vector<std::string> args, bool wait_ready = true,
-                         rlim_t open_files = 0) {
-    // REPLYWATCH_TEST_BINARY runs the tests against another build (e.g. an older one).
-    const char* binary = std::getenv("REPLYWATCH_TEST_BINARY");
-    args.insert(args.begin(), {binary != nullptr ? binary : REPLYWATCH_BINARY, "run"});
-    if (std::find(args.begin(), args.end(), "--ingest-listen") == args.end()) {
-      args.insert(args.end(), {"--ingest-listen", "127.0.0.1:0"});
-    }
-    if (std::find(args.begin(), args.end(), "--admin-listen") == args.end()) {
-      args.insert(args.end(), {"--admin-listen", "127.0.0.1:0"});
-    }
-    int pipe_fds[2];
-    REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(pipe_fds[1], STDERR_FILENO);
-      if (open_files != 0) {
-        const rlimit limit{open_files, open_files};
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-      }
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(pipe_fds[1]);
-    reader_ = std::thread([this, fd = pipe_fds[0]] {
-      char chunk[4096];
-      for (;;) {
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n <= 0) break;
-        std::lock_guard lock(mutex_);
-        log_.append(chunk, static_cast<std::size_t>(n));
-        changed_.notify_all();
-      }
-      ::close(fd);
-      std::lock_guard lock(mutex_);
-      eof_ = true;
-      changed_.notify_all();
-    });
-    if (wait_ready) {
-      const std::string ingest = wait_for_log(R"(ingest listening on [0-9.]+:([0-9]+))");
-      const std::string admin = wait_for_log(R"(admin listening on [0-9.]+:([0-9]+))");
-      ingest_port_ = static_cast<unsigned short>(std::stoi(ingest));
-      admin_port_ = static_cast<unsigned short>(std::stoi(admin));
-      wait_for_log(R"(; (ready))");
-    }
-  }
-
-  ~DaemonProcess() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (reader_.joinable()) reader_.join();
-  }
+                         rlim_t open_files = 0);
+  ~DaemonProcess();
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
 
@@ -193,37 +102,12 @@ class DaemonProcess {
 
   // The first capture group of the first log match; fails the test after the timeout.
   std::string wait_for_log(const std::string& pattern,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    const std::regex re(pattern);
-    std::unique_lock lock(mutex_);
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      std::smatch match;
-      if (std::regex_search(log_, match, re)) return match.size() > 1 ? match[1].str() : "";
-      if (eof_ || Clock::now() >= deadline) break;
-      changed_.wait_until(lock, deadline);
-    }
-    FAIL("no log line matching \"" << pattern << "\"; log so far:\n" << log_);
-    return {};
-  }
+                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-  void signal(int number) { ::kill(pid_, number); }
+  void signal(int number);
 
   // The exit status, or nothing if the process is still running after the timeout.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      int status = 0;
-      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-      if (done == pid_) {
-        exited_ = true;
-        if (reader_.joinable()) reader_.join();
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      if (Clock::now() >= deadline) return std::nullopt;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
  private:
   pid_t pid_ = -1;

@@ -5,7 +5,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -170,11 +176,8 @@ TEST_CASE("Ingest answers each status code of the contract and bad requests chan
     const std::string head =
         "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         "Content-Length: 100000000\r\n\r\n";
-    boost::asio::write(raw.socket(), boost::asio::buffer(head));
-    std::string answer(512, '\0');
-    boost::system::error_code error;
-    const std::size_t n = raw.socket().read_some(boost::asio::buffer(answer), error);
-    CHECK(answer.substr(0, n).starts_with("HTTP/1.1 413"));
+    REQUIRE(raw.send_raw(head));
+    CHECK(raw.receive_some().value_or("").starts_with("HTTP/1.1 413"));
     // So is one that says it is small and then is not (chunked, over the limit).
     const std::string big(5000, ' ');
     CHECK(http_call(port, "POST", "/v1/events", "[" + big + "]", kJson).status == 413);
@@ -707,18 +710,15 @@ TEST_CASE("A client trickling its header loses its connection after the read tim
   HttpClient slow(daemon.ingest_port());
   const std::string head = "POST /v1/events HTTP/1.1\r\nHost: x\r\n";
   const auto started = Clock::now();
-  boost::system::error_code error;
+  bool cut = false;
   for (char c : head) {
-    boost::asio::write(slow.socket(), boost::asio::buffer(&c, 1), error);
-    if (error) break;
+    cut = !slow.send_raw(std::string_view(&c, 1));
+    if (cut) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  if (!error) {
-    std::string answer(256, '\0');
-    slow.socket().read_some(boost::asio::buffer(answer), error);
-  }
+  if (!cut) cut = !slow.receive_some(256).has_value();
   // Cut about a second after its first byte, long before its header could have been complete.
-  CHECK(error);
+  CHECK(cut);
   CHECK(Clock::now() - started < std::chrono::milliseconds(2500));
   CHECK(eventually(
       [&] {
@@ -753,16 +753,13 @@ TEST_CASE("At the connection cap an idle connection makes room; busy ones get 50
   // Two connections in the middle of a request are not idle: the next one is turned away.
   // (Each is given time to send its first bytes; until then it would count as idle itself.)
   HttpClient busy_a(port);
-  boost::asio::write(busy_a.socket(), boost::asio::buffer(std::string("POST /v1/events HT")));
+  REQUIRE(busy_a.send_raw("POST /v1/events HT"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   HttpClient busy_b(port);
-  boost::asio::write(busy_b.socket(), boost::asio::buffer(std::string("POST /v1/events HT")));
+  REQUIRE(busy_b.send_raw("POST /v1/events HT"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   HttpClient refused(port);
-  std::string answer(256, '\0');
-  boost::system::error_code error;
-  const std::size_t n = refused.socket().read_some(boost::asio::buffer(answer), error);
-  CHECK(answer.substr(0, n).starts_with("HTTP/1.1 503"));
+  CHECK(refused.receive_some(256).value_or("").starts_with("HTTP/1.1 503"));
   CHECK(eventually(
       [&] {
         return value_or(
