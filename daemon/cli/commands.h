@@ -14,6 +14,7 @@ inline constexpr int kExitUsage = 2;   // bad flags or unreadable inputs
 int run_check(const std::vector<std::string>& args);
 int run_replay(const std::vector<std::string>& args);
 int run_daemon(const std::vector<std::string>& args);
+int run_adapt(const std::vector<std::string>& args);
 
 std::string version_line();
 

@@ -16,6 +16,7 @@ constexpr const char* kUsage =
     "  check [DIR]      validate the rule files in DIR (default: rules)\n"
     "  replay [FILE...] run the rule engine on recorded NDJSON events and report\n"
     "  run              run the daemon: webhook ingest, metrics, admin API\n"
+    "  adapt NAME FILE... turn saved help-desk webhook bodies into NDJSON events for replay\n"
     "\n"
     "Run 'replywatch <command> --help' for a command's options.\n"
     "  --version        print the version and exit\n";
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
     if (command == "check") return run_check(rest);
     if (command == "replay") return run_replay(rest);
     if (command == "run") return run_daemon(rest);
+    if (command == "adapt") return run_adapt(rest);
   } catch (const std::exception& error) {
     fmt::print(stderr, "replywatch {}: {}\n", command, error.what());
     return kExitFailed;

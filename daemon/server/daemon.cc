@@ -142,6 +142,17 @@ class Daemon::Impl final {
       impl_.refuse(Listener::kIngest, reason, detail, {});
     }
     void defer(std::function<void()> step) override { net::post(impl_.io_, std::move(step)); }
+    bool is_duplicate(const Event& event) const override {
+      return impl_.host_ && impl_.host_->engine().is_duplicate(event);
+    }
+    void run_after(Duration delay, std::function<void()> step) override {
+      auto timer = std::make_shared<net::steady_timer>(impl_.io_, delay);
+      timer->async_wait(
+          [timer, step = std::move(step)](const boost::system::error_code&) { step(); });
+    }
+    void count_adapter_request(std::string_view adapter, AdapterOutcome outcome) override {
+      impl_.metrics_.count_adapter_request(adapter, outcome);
+    }
     void run_off_loop(std::function<void()> work, std::function<void()> then) override {
       net::post(impl_.decode_worker_,
                 [&io = impl_.io_, work = std::move(work), then = std::move(then)]() mutable {
@@ -206,6 +217,7 @@ class Daemon::Impl final {
   void console_stream(const ConsoleFilter& filter, const Respond& respond);
   bool secure_listeners();
   void make_reloader();
+  bool start_adapters();
   void limit_descriptors(HttpLimits& ingest, HttpLimits& admin);
   bool open_data_directory();
   bool bind(HttpServer& server, const ListenAddress& address, const char* name);
@@ -394,6 +406,26 @@ bool Daemon::Impl::bind(HttpServer& server, const ListenAddress& address, const 
   return true;
 }
 
+// Adapters name a platform of the rules loaded at start; a later reload that drops it makes
+// their events unknown_platform (docs/adapters.md).
+bool Daemon::Impl::start_adapters() {
+  if (!config_.adapters || config_.adapters->empty()) return true;
+  const auto problems = adapters::check_adapter_platforms(
+      *config_.adapters,
+      [this](std::string_view platform) { return rules_->find(platform) != nullptr; });
+  for (const std::string& problem : problems) log_.error("{}", problem);
+  if (!problems.empty()) return false;
+  std::vector<std::string> names;
+  for (const auto& adapter : config_.adapters->all()) {
+    names.push_back(adapter.name);
+    log_.info("adapter {} ({}, platform {}) at POST /v1/adapters/{}{}", adapter.name, adapter.kind,
+              adapter.platform, adapter.name,
+              adapter.insecure ? "; insecure: requests are not authenticated" : "");
+  }
+  metrics_.register_adapters(names);
+  return true;
+}
+
 int Daemon::Impl::run() {
   started_at_ = time_.now();
   std::vector<std::string> problems = validate_config(config_);
@@ -406,6 +438,7 @@ int Daemon::Impl::run() {
   // Older events could no longer be recognised as retries (`too_old` in docs/events.md).
   ingest_settings_.max_event_age = config_.allowed_lateness + config_.dedup_retention;
   ingest_settings_.max_events_per_request = config_.max_events_per_request;
+  ingest_settings_.adapters = config_.adapters;
   admin_settings_.allowed_hosts = config_.admin_hosts;
   if (!config_.admin_listen.host.empty()) {
     admin_settings_.allowed_hosts.push_back(config_.admin_listen.host);
@@ -444,6 +477,7 @@ int Daemon::Impl::run() {
   metrics_.reload_successful.Set(1);
   metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
   log_.info("loaded {} rule file(s) from {}", rules_->platforms.size(), config_.rules);
+  if (!start_adapters()) return 1;
   make_reloader();
   if (!open_data_directory()) return 1;
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <sstream>
 
+#include "adapter_config.h"
 #include "alertmanager_client.h"
 #include "yaml_checker.h"
 
@@ -19,7 +20,7 @@ namespace {
 
 // Every key of the config file: the one list the docs are checked against (docs/operations.md),
 // and what the file reader knows. A key added to apply_setting must be added here too.
-constexpr std::array<std::string_view, 27> kConfigKeys = {"rules",
+constexpr std::array<std::string_view, 28> kConfigKeys = {"rules",
                                                           "data",
                                                           "ingest_listen",
                                                           "admin_listen",
@@ -45,7 +46,8 @@ constexpr std::array<std::string_view, 27> kConfigKeys = {"rules",
                                                           "snapshot_interval",
                                                           "snapshots_kept",
                                                           "log_segment_bytes",
-                                                          "alertmanager"};
+                                                          "alertmanager",
+                                                          "adapters"};
 // The keys of the `alertmanager` mapping.
 constexpr std::array<std::string_view, 3> kAlertmanagerKeys = {"urls", "external_url",
                                                                "resend_interval"};
@@ -328,6 +330,10 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
       if (auto problem = apply_setting(updated, key, joined)) {
         errors.push_back(fmt::format("{}: {}: {}", at(entry.second.Mark()), key, *problem));
       }
+      continue;
+    }
+    if (key == "adapters") {
+      updated.adapters = adapters::read_adapters(entry.second, at, errors);
       continue;
     }
     if (key == "alertmanager") {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -10,6 +11,10 @@
 #include <vector>
 
 #include "replywatch/time.h"
+
+namespace replywatch::adapters {
+class AdapterSet;
+}
 
 namespace replywatch::server {
 
@@ -71,6 +76,8 @@ struct DaemonConfig {
   std::optional<std::string> web_config_file;
   std::optional<std::string> ingest_web_config_file;
   AlertmanagerConfig alertmanager;  // config file only: `alertmanager: {urls: [...]}`
+  // Help-desk adapters (config file only: `adapters: [...]`, adapter_config.h); secrets read.
+  std::shared_ptr<const adapters::AdapterSet> adapters;
   // Snapshots of the state (DATA/snapshots): taken after this many logged events, or after
   // this long with at least one; the newest `snapshots_kept` are kept. 0 events: none by count.
   std::uint64_t snapshot_every_events = 1'000'000;

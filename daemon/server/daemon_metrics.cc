@@ -128,4 +128,26 @@ DaemonMetrics::DaemonMetrics(std::uint32_t max_shops)
   }
 }
 
+void DaemonMetrics::register_adapters(std::span<const std::string> names) {
+  if (names.empty()) return;
+  auto& family = prometheus::BuildCounter()
+                     .Name("replywatch_adapter_requests_total")
+                     .Help("Requests to POST /v1/adapters/NAME, by adapter and outcome.")
+                     .Register(*registry);
+  for (const std::string& name : names) {
+    auto& counters = adapter_counters_[name];
+    for (std::size_t o = 0; o < kAdapterOutcomeCount; ++o) {
+      counters[o] = &family.Add(
+          {{"adapter", name},
+           {"outcome", std::string(adapter_outcome_label(static_cast<AdapterOutcome>(o)))}});
+    }
+  }
+}
+
+void DaemonMetrics::count_adapter_request(std::string_view adapter, AdapterOutcome outcome) {
+  const auto found = adapter_counters_.find(adapter);
+  if (found != adapter_counters_.end())
+    found->second[static_cast<std::size_t>(outcome)]->Increment();
+}
+
 }  // namespace replywatch::server

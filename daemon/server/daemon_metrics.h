@@ -10,8 +10,13 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <span>
+#include <string>
+#include <string_view>
 
+#include "adapter_outcome.h"
 #include "basic_auth.h"
 #include "refusal_reason.h"
 #include "replywatch/event_codec.h"
@@ -67,7 +72,14 @@ struct DaemonMetrics {
   prometheus::Gauge& restore_duration;
   prometheus::Gauge& restore_records;
 
+  // replywatch_adapter_requests_total{adapter,outcome}: every outcome of each configured adapter,
+  // registered once at start (adapter names come from the config, so the labels are bounded).
+  void register_adapters(std::span<const std::string> names);
+  void count_adapter_request(std::string_view adapter, AdapterOutcome outcome);
+
  private:
+  std::map<std::string, std::array<prometheus::Counter*, kAdapterOutcomeCount>, std::less<>>
+      adapter_counters_;
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_counters{};
   std::array<std::array<prometheus::Counter*, kRefusalReasonCount>, 2> refused_counters{};
   std::array<prometheus::Counter*, kLoginFailureCount> login_failure_counters{};

@@ -7,6 +7,7 @@
 #include <memory>
 #include <variant>
 
+#include "adapter_route.h"
 #include "signature.h"
 
 namespace replywatch::server {
@@ -117,6 +118,25 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
         backend_(backend),
         respond_(std::move(respond)),
         rest_(request_.body()) {}
+
+  // Events an adapter mapped: decoded as a JSON array body's elements.
+  IngestJob(unsigned version, boost::json::array events, bool dry_run,
+            const IngestSettings& settings, IngestBackend& backend, Respond respond)
+      : format_(BodyFormat::kJson),
+        settings_(settings),
+        backend_(backend),
+        respond_(std::move(respond)),
+        parsed_(std::move(events)),
+        dry_run_(dry_run) {
+    request_.version(version);
+    items_ = &parsed_.as_array();
+    expect(items_->size());
+  }
+
+  void start_mapped() {
+    if (dry_run_) mapped_ = *items_;
+    decode_slice();
+  }
 
   // Room for the events the body holds (counted beforehand), so that none is moved to grow.
   void expect(std::size_t events) {
@@ -248,7 +268,7 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
   // Counts every rejection; keeps the first kListedRejections of each phase, in index order.
   void note(std::vector<IndexedRejection>& kept, std::size_t index, Rejection rejection) {
     ++rejected_total_;
-    backend_.count_rejected_event(rejection.reason);
+    if (!dry_run_) backend_.count_rejected_event(rejection.reason);
     if (kept.size() < kListedRejections) kept.push_back({index, rejection});
   }
 
@@ -301,6 +321,15 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     std::vector<IndexedRejection> checked;
     for (const auto& [index, rejection] : late_rejections) note(checked, index, rejection);
 
+    if (dry_run_) {
+      // What a real request would do now, without claiming: duplicates of accepted events are
+      // told apart; repeats inside this body are not.
+      IngestCommit would{true, 0, 0, {}};
+      for (const Event& event : events) {
+        ++(backend_.is_duplicate(event) ? would.duplicates : would.accepted);
+      }
+      return respond_(answer(would, checked));
+    }
     if (events.empty()) return respond_(answer(IngestCommit{}, checked));
     backend_.commit(std::move(events), [self = shared_from_this(), indices = std::move(indices),
                                         checked = std::move(checked)](IngestCommit commit) mutable {
@@ -336,7 +365,7 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
     std::stable_sort(listed.begin(), listed.end(),
                      [](const auto& a, const auto& b) { return a.index < b.index; });
     if (listed.size() > kListedRejections) listed.resize(kListedRejections);
-    if (listed.empty() && rejected_total_ == 0) {
+    if (listed.empty() && rejected_total_ == 0 && !dry_run_) {
       // The usual answer, written directly: the same bytes as the general case below.
       HttpResponse response{http::status::ok, request_.version()};
       response.set(http::field::content_type, "application/json");
@@ -363,6 +392,7 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
                              {"rejected", std::move(rejected)}};
     // Only when the list was cut, so that the usual answer keeps the contract's exact shape.
     if (rejected_total_ > kListedRejections) body["rejected_total"] = rejected_total_;
+    if (dry_run_) body["events"] = std::move(mapped_);
     return json_response(request_.version(), status, body);
   }
 
@@ -422,6 +452,8 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
   std::unique_ptr<FarHalf> far_half_;
   bool near_half_done_ = false;
   std::size_t expected_ = 0;  // events counted in the body
+  bool dry_run_ = false;
+  boost::json::array mapped_;  // dry runs: the events as the adapter mapped them
 };
 
 }  // namespace
@@ -429,6 +461,7 @@ class IngestJob : public std::enable_shared_from_this<IngestJob> {
 std::optional<HttpResponse> check_ingest_header(const HttpRequest& header,
                                                 const IngestSettings& settings,
                                                 IngestBackend& backend) {
+  if (is_adapter_path(path_of(header))) return check_adapter_header(header, settings, backend);
   if (!settings.secret || path_of(header) != "/v1/events" || header.method() != http::verb::post) {
     return std::nullopt;
   }
@@ -451,6 +484,9 @@ void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
     respond(std::move(response));
   };
   const std::string_view target = path_of(request);
+  if (is_adapter_path(target)) {
+    return handle_adapter_request(std::move(request), settings, backend, std::move(respond));
+  }
   if (target != "/v1/events") {
     return refuse(http::status::not_found, RefusalReason::kNotFound, target,
                   "no such path; events go to POST /v1/events");
@@ -494,6 +530,13 @@ void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
                                          std::move(respond));
   job->expect(expected);
   job->start();
+}
+
+void ingest_mapped_events(unsigned version, boost::json::array events, bool dry_run,
+                          const IngestSettings& settings, IngestBackend& backend, Respond respond) {
+  auto job = std::make_shared<IngestJob>(version, std::move(events), dry_run, settings, backend,
+                                         std::move(respond));
+  job->start_mapped();
 }
 
 HttpResponse handle_ingest_request(const HttpRequest& request, const IngestSettings& settings,

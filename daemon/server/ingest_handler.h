@@ -7,14 +7,18 @@
 // request cannot stall health checks, timers or signals.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "adapter_config.h"
+#include "adapter_outcome.h"
 #include "http_server.h"
 #include "refusal_reason.h"
 #include "replywatch/event.h"
@@ -54,6 +58,20 @@ class IngestBackend {
     work();
     then();
   }
+  // Whether an event was already accepted (dry runs: nothing is claimed). False by default.
+  virtual bool is_duplicate(const Event& event) const {
+    (void)event;
+    return false;
+  }
+  // Runs `step` on the event loop after `delay` (adapter retries). Inline by default (tests).
+  virtual void run_after(Duration delay, std::function<void()> step) {
+    (void)delay;
+    step();
+  }
+  virtual void count_adapter_request(std::string_view adapter, AdapterOutcome outcome) {
+    (void)adapter;
+    (void)outcome;
+  }
   // platform_known, callable from any thread: it keeps the rules it answers from.
   virtual PlatformKnown platform_checker() const {
     return [this](std::string_view platform) { return platform_known(platform); };
@@ -70,6 +88,8 @@ struct IngestSettings {
   // NDJSON bodies larger than this are decoded in two halves at once: the second off the event
   // loop (IngestBackend::run_off_loop), the first on it, a slice per turn.
   std::size_t split_decode_bytes = 64 * 1024;
+  // POST /v1/adapters/NAME (adapter_route.h); none configured: every such path is 404.
+  std::shared_ptr<const adapters::AdapterSet> adapters;
 };
 
 // Rejections listed in an answer (the first ones by index); beyond it the answer also carries
@@ -89,6 +109,13 @@ std::optional<HttpResponse> check_ingest_header(const HttpRequest& header,
 // Answers through `respond`, once, possibly after deferred steps.
 void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
                            IngestBackend& backend, Respond respond);
+
+// The rest of the POST /v1/events job for events a help-desk adapter mapped (adapter_route.cc):
+// decoded and validated as the elements of a JSON array body, then deduplicated, made durable
+// and answered the same way. With `dry_run` nothing is claimed, stored or counted, and the answer
+// also holds the mapped events. `respond` gets the answer once.
+void ingest_mapped_events(unsigned version, boost::json::array events, bool dry_run,
+                          const IngestSettings& settings, IngestBackend& backend, Respond respond);
 
 // The same with the answer returned; the backend must run deferred steps inline.
 HttpResponse handle_ingest_request(const HttpRequest& request, const IngestSettings& settings,

@@ -366,6 +366,8 @@ def config_keys(args):
     source = os.path.join(args.source, "daemon/server/daemon_config.cc")
     keys = set(code_table(source, "kConfigKeys"))
     keys |= {"alertmanager." + k for k in code_table(source, "kAlertmanagerKeys")}
+    factory = os.path.join(args.source, "daemon/adapters/adapter_factory.h")
+    keys |= {"adapters." + k for k in code_table(factory, "kCommonAdapterKeys")}
     with open(os.path.join(args.source, "docs/operations.md"), encoding="utf-8") as f:
         page = f.read()
     match = re.search(r"^## Configuration reference\n(.*?)(?=^## )", page, re.M | re.S)
@@ -416,7 +418,7 @@ def man_flags(args):
     failures = Failures()
     page = os.path.join(args.source, "man/replywatch.1")
     sections = man_sections(page)
-    for command in ["", "check", "replay", "run"]:
+    for command in ["", "check", "replay", "run", "adapt"]:
         shown = help_flags(args.binary, command)
         documented = sections.get(command, set())
         name = f"replywatch {command}".strip()
