@@ -51,6 +51,14 @@ class Adapter {
   // The config's `kind` (chatwoot, zendesk, mapping).
   virtual std::string_view kind() const = 0;
 
+  // What can be checked from the header alone, before the body is read (request.body is
+  // empty): a missing or stale signature header is refused at once, so unauthenticated bodies
+  // are never buffered. Nothing by default; a refusal here is always kUnauthorized.
+  virtual std::optional<AdapterRefusal> check_headers(const AdapterRequest& request) const {
+    (void)request;
+    return std::nullopt;
+  }
+
   // Checks the help desk's own signature or token over the raw body; nothing when it holds.
   // Runs before map(); a refusal here is always kUnauthorized.
   virtual std::optional<AdapterRefusal> authenticate(const AdapterRequest& request) const = 0;
