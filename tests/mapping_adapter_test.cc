@@ -7,7 +7,7 @@
 #include <string>
 
 #include "adapter_test_support.h"
-#include "webhook_hmac.h"
+#include "hmac.h"
 
 namespace {
 
@@ -148,6 +148,11 @@ TEST_CASE("mapping: bearer tokens", "[mapping_adapter]") {
   CHECK(refused(TestRequest(body, kNow).header("Authorization", "Bearer fd-token-5f2")) ==
         "bearer token does not match");
   CHECK_THAT(refused(TestRequest(body, kNow)), Catch::Contains("missing"));
+  // A token needs no body: it is checked in full before the body is read.
+  CHECK(adapter->check_headers(
+      TestRequest("", kNow).header("Authorization", "Bearer fd-token-5f2d").request()));
+  CHECK_FALSE(adapter->check_headers(
+      TestRequest("", kNow).header("Authorization", "Bearer fd-token-5f2c").request()));
   CHECK_THAT(refused(TestRequest(body, kNow).header("Authorization", "Basic ZmQ6dG9rZW4=")),
              Catch::Contains("missing"));
 }
@@ -195,6 +200,10 @@ TEST_CASE("mapping: the POST /v1/events signature: good, wrong secret, stale, mi
   CHECK_THAT(refused(TestRequest(body, kNow)), Catch::Contains("missing"));
   CHECK_THAT(refused(request(body, "2026-11-20T01:16:30Z", "sha256=00")),
              Catch::Contains("Unix seconds"));
+  CHECK(adapter->check_headers(  // stale, before the body
+      request("", "1795137099", sign("dy-bridge-secret", "1795137099", body)).request()));
+  CHECK_FALSE(adapter->check_headers(
+      request("", "1795137390", sign("dy-bridge-secret", "1795137390", body)).request()));
   std::string tampered = body;
   tampered.replace(tampered.find("kf_01"), 5, "kf_02");
   CHECK(refused(request(tampered, "1795137390", sign("dy-bridge-secret", "1795137390", body))) ==

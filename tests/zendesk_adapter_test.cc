@@ -312,6 +312,10 @@ TEST_CASE("Zendesk signatures: good, wrong secret, stale, missing, tampered", "[
   std::string tampered = body;
   tampered.replace(tampered.find("9876543210"), 10, "9876543211");
   CHECK(refused(signed_request(good, timestamp, tampered)) == "signature does not match");
+  // Before the body arrives: missing and stale headers are refused, a good pair passes.
+  CHECK_FALSE(adapter->check_headers(signed_request(good, timestamp, "").request()));
+  CHECK(adapter->check_headers(signed_request(good, old, "").request()));
+  CHECK(adapter->check_headers(TestRequest("", kNow).request()));
   // The timestamp is signed too.
   CHECK(refused(signed_request(good, "2026-11-20T09:15:41Z", body)) == "signature does not match");
 }

@@ -8,8 +8,8 @@
 #include <cmath>
 
 #include "body_fields.h"
+#include "hmac.h"
 #include "mapping_config.h"
-#include "webhook_hmac.h"
 
 namespace replywatch::adapters {
 namespace {
@@ -25,9 +25,9 @@ AdapterRefusal unauthorized(std::string reason) {
   return AdapterRefusal{AdapterRefusalKind::kUnauthorized, std::move(reason), ""};
 }
 
-// X-Replywatch-Timestamp / X-Replywatch-Signature as on POST /v1/events (docs/events.md).
-std::optional<AdapterRefusal> check_signature(const AdapterRequest& request,
-                                              const std::string& secret) {
+// X-Replywatch-Timestamp / X-Replywatch-Signature as on POST /v1/events (docs/events.md): what
+// needs no body (both headers, the timestamp inside the window).
+std::optional<AdapterRefusal> check_signature_headers(const AdapterRequest& request) {
   const auto timestamp = request.header("X-Replywatch-Timestamp");
   const auto signature = request.header("X-Replywatch-Signature");
   if (!timestamp || !signature || timestamp->empty() || signature->empty()) {
@@ -45,9 +45,18 @@ std::optional<AdapterRefusal> check_signature(const AdapterRequest& request,
   if (skew > kSignatureWindow || skew < -kSignatureWindow) {
     return unauthorized("X-Replywatch-Timestamp is more than 300 s from the server's clock");
   }
+  return std::nullopt;
+}
+
+std::optional<AdapterRefusal> check_signature(const AdapterRequest& request,
+                                              const std::string& secret) {
+  if (auto refusal = check_signature_headers(request)) return refusal;
+  const auto timestamp = request.header("X-Replywatch-Timestamp");
+  const auto signature = request.header("X-Replywatch-Signature");
   const std::string expected =
       "sha256=" + to_lower_hex(hmac_sha256(secret, {*timestamp, ".", request.body}));
-  if (!constant_time_equal(*signature, expected)) return unauthorized("signature does not match");
+  if (!equal_in_constant_time(*signature, expected))
+    return unauthorized("signature does not match");
   return std::nullopt;
 }
 
@@ -61,7 +70,7 @@ std::optional<AdapterRefusal> check_bearer(const AdapterRequest& request,
   }
   std::string_view given = header->substr(kScheme.size());
   while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
-  if (!constant_time_equal(given, token)) return unauthorized("bearer token does not match");
+  if (!equal_in_constant_time(given, token)) return unauthorized("bearer token does not match");
   return std::nullopt;
 }
 
@@ -283,6 +292,13 @@ class MappingAdapter final : public Adapter {
       : settings_(std::move(settings)), config_(std::move(config)) {}
 
   std::string_view kind() const override { return "mapping"; }
+
+  // A bearer token needs no body, so it is checked in full here.
+  std::optional<AdapterRefusal> check_headers(const AdapterRequest& request) const override {
+    if (!settings_.secret) return std::nullopt;  // `insecure: true`
+    return config_.auth == mapping::Auth::kBearer ? check_bearer(request, *settings_.secret)
+                                                  : check_signature_headers(request);
+  }
 
   std::optional<AdapterRefusal> authenticate(const AdapterRequest& request) const override {
     if (!settings_.secret) return std::nullopt;  // `insecure: true`
