@@ -389,4 +389,10 @@ fields:
   CHECK_THAT(errors[0], Catch::Contains("fields.id: needs exactly one of pointer"));
   CHECK_THAT(errors[1], Catch::Contains("fields.ts.received: must be true"));
   CHECK_THAT(errors[2], Catch::Contains("\"up\" is not online or offline"));
+  errors = config_errors(
+      "{name: b, fields: {id: {pointer: /a}, shop: s, type: buyer_message, "
+      "ts: {pointer: /t, values: {now: later}}}}");
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains("fields.ts.values: unknown key (known: pointer, "
+                                        "body_pointer, received, format)"));
 }

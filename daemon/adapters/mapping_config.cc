@@ -102,14 +102,14 @@ class Reader {
         }
         source.from =
             option == "received" ? FieldSource::From::kReceived : FieldSource::From::kBodyDigest;
-      } else if (option == "prefix") {
+      } else if (option == "prefix" && field != "ts") {
         if (!value.IsScalar()) {
           error(value, option_key, "must be a string");
           ok = false;
         } else {
           source.prefix = value.Scalar();
         }
-      } else if (option == "values") {
+      } else if (option == "values" && field != "ts") {
         source.has_table = true;
         if (!value.IsMap() || value.size() == 0) {
           error(value, option_key, "must be a mapping of found value to field value");
@@ -124,7 +124,7 @@ class Reader {
           }
           source.table[entry.first.as<std::string>("")] = *mapped;
         }
-      } else if (option == "default") {
+      } else if (option == "default" && field != "ts") {
         auto mapped = table_value(value, field, option_key);
         if (!mapped) {
           ok = false;
