@@ -47,6 +47,16 @@ Sha256Digest hmac_sha256(std::string_view key, std::initializer_list<std::string
   return out;
 }
 
+Sha256Digest sha256(std::string_view data) {
+  Sha256Digest out{};
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &length, EVP_sha256(), nullptr) != 1 ||
+      length != out.size()) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  return out;
+}
+
 std::string to_lower_hex(const Sha256Digest& digest) {
   constexpr std::string_view kDigits = "0123456789abcdef";
   std::string hex;

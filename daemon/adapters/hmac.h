@@ -16,6 +16,9 @@ using Sha256Digest = std::array<unsigned char, 32>;
 // copied to be signed).
 Sha256Digest hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts);
 
+// Plain SHA-256 of `data` (the mapping adapter's body_digest ids).
+Sha256Digest sha256(std::string_view data);
+
 std::string to_lower_hex(const Sha256Digest& digest);
 std::string to_base64(const Sha256Digest& digest);
 
