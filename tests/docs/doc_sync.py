@@ -306,7 +306,9 @@ def metrics(args):
                   if name.startswith(("replywatch_", "process_"))}
     work = tempfile.mkdtemp(prefix="rw-metrics-")
     daemon = Daemon(args.binary, os.path.join(args.source, "rules"),
-                    "alertmanager:\n  urls: [http://127.0.0.1:9]\n", work=work)
+                    "alertmanager:\n  urls: [http://127.0.0.1:9]\n"
+                    "adapters:\n  - {name: support, kind: chatwoot, platform: chatwoot, "
+                    "insecure: true}\n", work=work)
     try:
         now = int(time.time() * 1000)
         events = []
