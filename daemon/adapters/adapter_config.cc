@@ -8,6 +8,8 @@
 #include <iterator>
 #include <set>
 
+#include "hmac.h"
+
 namespace replywatch::adapters {
 namespace {
 
@@ -24,25 +26,6 @@ const AdapterFactory* factory_of(std::string_view kind) {
     if (known.name == kind) return &known.factory;
   }
   return nullptr;
-}
-
-// The file's content without trailing whitespace (a final newline is usual); an error when it
-// cannot be read or holds nothing.
-std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = fmt::format("cannot read the secret file {}", path);
-    return std::nullopt;
-  }
-  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())) != 0) {
-    secret.pop_back();
-  }
-  if (secret.empty()) {
-    error = fmt::format("the secret file {} is empty", path);
-    return std::nullopt;
-  }
-  return secret;
 }
 
 // One entry's common keys into `settings`; false after appending an error.

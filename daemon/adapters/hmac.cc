@@ -1,10 +1,14 @@
 #include "hmac.h"
 
+#include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <cctype>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 
@@ -79,6 +83,25 @@ std::string to_base64(const Sha256Digest& digest) {
 bool equal_in_constant_time(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The file's content without trailing whitespace (a final newline is usual); an error when it
+// cannot be read or holds nothing.
+std::optional<std::string> read_secret_file(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = fmt::format("cannot read the secret file {}", path);
+    return std::nullopt;
+  }
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())) != 0) {
+    secret.pop_back();
+  }
+  if (secret.empty()) {
+    error = fmt::format("the secret file {} is empty", path);
+    return std::nullopt;
+  }
+  return secret;
 }
 
 }  // namespace replywatch::adapters

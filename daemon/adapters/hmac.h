@@ -25,4 +25,8 @@ std::string to_base64(const Sha256Digest& digest);
 // Compares in time that depends only on the lengths.
 bool equal_in_constant_time(std::string_view a, std::string_view b);
 
+// A shared secret from its file (the ingest listener's and each adapter's), without trailing
+// whitespace (a final newline is usual); an error when it cannot be read or holds nothing.
+std::optional<std::string> read_secret_file(const std::string& path, std::string& error);
+
 }  // namespace replywatch::adapters

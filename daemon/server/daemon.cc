@@ -32,6 +32,7 @@
 #include "engine_metrics.h"
 #include "event_clock.h"
 #include "gzip.h"
+#include "hmac.h"
 #include "http_server.h"
 #include "ingest_handler.h"
 #include "journal_migration.h"
@@ -71,23 +72,6 @@ constexpr std::uint64_t kSpareDescriptors = 64;
 // The admin listener's own connection cap: a few scrapers and operators, never starved by
 // ingest connections.
 constexpr std::uint32_t kAdminConnections = 64;
-
-std::optional<std::string> read_secret(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = fmt::format("cannot read the ingest secret file {}", path);
-    return std::nullopt;
-  }
-  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())) != 0) {
-    secret.pop_back();
-  }
-  if (secret.empty()) {
-    error = fmt::format("the ingest secret file {} is empty", path);
-    return std::nullopt;
-  }
-  return secret;
-}
 
 void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
 
@@ -431,7 +415,7 @@ int Daemon::Impl::run() {
   std::vector<std::string> problems = validate_config(config_);
   if (config_.ingest_secret_file) {
     std::string error;
-    ingest_settings_.secret = read_secret(*config_.ingest_secret_file, error);
+    ingest_settings_.secret = adapters::read_secret_file(*config_.ingest_secret_file, error);
     if (!ingest_settings_.secret) problems.push_back(error);
   }
   ingest_settings_.max_future_skew = config_.max_future_skew;
