@@ -1,5 +1,6 @@
 // Chatwoot's account webhooks (docs/adapters.md, "Chatwoot"): message_created and
-// conversation_status_changed bodies in, §1 events out; everything else maps to nothing.
+// conversation_status_changed bodies in, events (docs/events.md) out; everything else maps to
+// nothing.
 #pragma once
 
 #include <memory>

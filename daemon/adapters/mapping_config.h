@@ -39,7 +39,7 @@ struct FieldSource {
   TimeFormat time_format = TimeFormat::kAuto;
 };
 
-// The §1 fields a mapping may fill, in the order the docs list them.
+// The event fields (docs/events.md) a mapping may fill, in the order the docs list them.
 inline constexpr std::array<std::string_view, 10> kMappedFields = {
     "id", "platform", "shop", "conversation", "type", "ts", "bot", "agent", "status", "channel"};
 
