@@ -1,25 +1,11 @@
 #include "adapter_route.h"
 
-#include <boost/json/serialize.hpp>
 #include <memory>
 
 namespace replywatch::server {
 namespace {
 
 namespace http = boost::beast::http;
-
-HttpResponse json_answer(unsigned version, http::status status, const boost::json::object& body) {
-  HttpResponse response{status, version};
-  response.set(http::field::content_type, "application/json");
-  response.body() = boost::json::serialize(body);
-  response.body().push_back('\n');
-  return response;
-}
-
-std::string_view path_of(const HttpRequest& request) {
-  const std::string_view target = request.target();
-  return target.substr(0, target.find('?'));
-}
 
 std::string_view adapter_name(const HttpRequest& request) {
   return path_of(request).substr(kAdapterPathPrefix.size());
@@ -95,8 +81,8 @@ class AdapterAttempts : public std::enable_shared_from_this<AdapterAttempts> {
       if (retry()) return;
       backend_.count_refused_request(RefusalReason::kNotReady, "restoring state");
       HttpResponse response =
-          json_answer(version_, http::status::service_unavailable,
-                      {{"error", "restoring state from the journal; retry shortly"}});
+          json_response(version_, http::status::service_unavailable,
+                        {{"error", "restoring state from the journal; retry shortly"}});
       response.set(http::field::retry_after, "1");
       return finish(std::move(response));
     }
@@ -144,15 +130,16 @@ std::optional<HttpResponse> check_adapter_header(const HttpRequest& header,
       settings.adapters ? settings.adapters->find(name) : nullptr;
   if (configured == nullptr) {
     backend.count_refused_request(RefusalReason::kNotFound, path_of(header));
-    return json_answer(header.version(), http::status::not_found,
-                       {{"error", "no adapter of this name is configured"}});
+    return json_response(header.version(), http::status::not_found,
+                         {{"error", "no adapter of this name is configured"}});
   }
   if (header.method() != http::verb::post) return std::nullopt;  // answered with the body
   const adapters::AdapterRequest request{header_lookup(header), {}, backend.now()};
   if (auto refusal = configured->adapter->check_headers(request)) {
     backend.count_refused_request(RefusalReason::kBadSignature, refusal->reason);
     backend.count_adapter_request(configured->name, AdapterOutcome::kUnauthorized);
-    return json_answer(header.version(), http::status::unauthorized, {{"error", refusal->reason}});
+    return json_response(header.version(), http::status::unauthorized,
+                         {{"error", refusal->reason}});
   }
   return std::nullopt;
 }
@@ -165,14 +152,14 @@ void handle_adapter_request(HttpRequest request, const IngestSettings& settings,
       settings.adapters ? settings.adapters->find(name) : nullptr;
   if (configured == nullptr) {
     backend.count_refused_request(RefusalReason::kNotFound, path_of(request));
-    return respond(json_answer(version, http::status::not_found,
-                               {{"error", "no adapter of this name is configured"}}));
+    return respond(json_response(version, http::status::not_found,
+                                 {{"error", "no adapter of this name is configured"}}));
   }
   auto refuse = [&](http::status status, RefusalReason reason, AdapterOutcome outcome,
                     std::string_view detail, std::string_view message) {
     backend.count_refused_request(reason, detail);
     backend.count_adapter_request(configured->name, outcome);
-    HttpResponse response = json_answer(version, status, {{"error", message}});
+    HttpResponse response = json_response(version, status, {{"error", message}});
     if (reason == RefusalReason::kMethodNotAllowed) response.set(http::field::allow, "POST");
     respond(std::move(response));
   };
@@ -200,8 +187,8 @@ void handle_adapter_request(HttpRequest request, const IngestSettings& settings,
     }
     // Not a refusal of the listener's (the request was well formed HTTP): counted per adapter.
     backend.count_adapter_request(configured->name, AdapterOutcome::kUnprocessable);
-    return respond(json_answer(version, http::status::unprocessable_entity,
-                               {{"error", refusal->reason}, {"pointer", refusal->pointer}}));
+    return respond(json_response(version, http::status::unprocessable_entity,
+                                 {{"error", refusal->reason}, {"pointer", refusal->pointer}}));
   }
   auto& events = std::get<adapters::MappedEvents>(mapped);
   if (events.size() > settings.max_events_per_request) {

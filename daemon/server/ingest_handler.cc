@@ -17,14 +17,6 @@ namespace http = boost::beast::http;
 
 enum class BodyFormat { kJson, kNdjson };
 
-HttpResponse json_response(unsigned version, http::status status, const boost::json::value& body) {
-  HttpResponse response{status, version};
-  response.set(http::field::content_type, "application/json");
-  response.body() = boost::json::serialize(body);
-  response.body().push_back('\n');
-  return response;
-}
-
 HttpResponse error_response(unsigned version, http::status status, std::string_view message) {
   return json_response(version, status, boost::json::object{{"error", message}});
 }
@@ -48,11 +40,6 @@ bool blank(std::string_view text) {
 bool starts_object(std::string_view body) {
   const std::size_t first = body.find_first_not_of(" \t\r\n");
   return first != std::string_view::npos && body[first] == '{';
-}
-
-std::string_view path_of(const HttpRequest& request) {
-  const std::string_view target = request.target();
-  return target.substr(0, target.find('?'));
 }
 
 // Events in a body, counted without decoding it, stopping once past `limit`: non-blank lines
@@ -546,6 +533,19 @@ HttpResponse handle_ingest_request(const HttpRequest& request, const IngestSetti
                         [&answer](HttpResponse response) { answer = std::move(response); });
   if (!answer) throw std::logic_error("the ingest backend deferred a step the caller cannot run");
   return std::move(*answer);
+}
+
+HttpResponse json_response(unsigned version, http::status status, const boost::json::value& body) {
+  HttpResponse response{status, version};
+  response.set(http::field::content_type, "application/json");
+  response.body() = boost::json::serialize(body);
+  response.body().push_back('\n');
+  return response;
+}
+
+std::string_view path_of(const HttpRequest& request) {
+  const std::string_view target = request.target();
+  return target.substr(0, target.find('?'));
 }
 
 }  // namespace replywatch::server

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -105,6 +106,13 @@ inline constexpr int kNotDurableRetrySeconds = 1;
 std::optional<HttpResponse> check_ingest_header(const HttpRequest& header,
                                                 const IngestSettings& settings,
                                                 IngestBackend& backend);
+
+// A JSON answer (Content-Type application/json, a final newline), as every ingest route gives.
+HttpResponse json_response(unsigned version, boost::beast::http::status status,
+                           const boost::json::value& body);
+
+// The request target without its query.
+std::string_view path_of(const HttpRequest& request);
 
 // Answers through `respond`, once, possibly after deferred steps.
 void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
