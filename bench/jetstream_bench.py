@@ -2,7 +2,8 @@
 """Figures of replywatch on NATS JetStream (docs/scale-out.md), printed as `name value` lines.
 
   bench/jetstream_bench.py BINARY [--runs R] [--batch N] [--batches B] [--latency-events L]
-                                  [--backlog M] [--skip ingest,latency,catchup]
+                                  [--backlog M] [--skip ingest,latency,catchup,cluster]
+  bench/jetstream_bench.py --cluster-only [--cluster-messages N]
 
 Starts a three-node NATS cluster on loopback (tests/e2e/nats_cluster.py; stream replicas 3,
 16 partitions) and measures:
@@ -15,6 +16,9 @@ Starts a three-node NATS cluster on loopback (tests/e2e/nats_cluster.py; stream 
            counts it (replywatch_events_received_total) minus the instant its 2xx arrived here.
            One shop, so one partition and the events are applied in the order acknowledged.
            p50 / p99 (an upper bound by the scrape interval)
+  cluster  the NATS cluster alone, the ceiling under the ingest figure: a minimal NATS client here
+           publishes N events' worth of 120-byte messages to a stream of its own (replicas 3,
+           16 subjects) with up to 1 000 unacknowledged, and counts PubAcks per second
   catchup  a consume-only daemon is stopped (SIGTERM) after its first events, M events are
            published through the ingest-only daemon, and the daemon is started again: the time
            from its start to the first scrape that counts all M, and to /-/ready 200; against
@@ -26,10 +30,12 @@ is this process's own: benchmarks measure the machine, not event time.
 
 import argparse
 import http.client
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -278,15 +284,89 @@ def measure_catchup(args, work, ingest, consumer):
     print(f"catchup_to_replay_ratio {(counted_at - started) / replay_s:.2f}")
 
 
+class NatsPublisher:
+    """Just enough of the NATS client protocol to create a stream and publish with PubAcks."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.reader = self.sock.makefile("rb")
+        self.reader.readline()  # INFO
+        self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\n'
+                          b"PING\r\n")
+        if not self.reader.readline().startswith(b"PONG"):
+            sys.exit("NATS did not answer PING")
+        self.sock.sendall(b"SUB _INBOX.> 1\r\n")
+
+    def next_message(self):
+        while True:
+            line = self.reader.readline()
+            if not line:
+                sys.exit("NATS closed the connection")
+            if line.startswith(b"PING"):
+                self.sock.sendall(b"PONG\r\n")
+            elif line.startswith((b"MSG", b"HMSG")):
+                size = int(line.split()[-1])
+                return self.reader.read(size + 2)[:-2]
+
+    def request(self, subject, payload):
+        body = json.dumps(payload).encode()
+        self.sock.sendall(b"PUB %s _INBOX.r %d\r\n%s\r\n" % (subject.encode(), len(body), body))
+        return json.loads(self.next_message())
+
+
+def measure_cluster(cluster, messages, window=1000):
+    client = NatsPublisher(cluster.nodes[0].client_port)
+    created = client.request("$JS.API.STREAM.CREATE.RAWBENCH",
+                             {"name": "RAWBENCH", "subjects": ["rawbench.*"], "num_replicas": 3,
+                              "storage": "file"})
+    if "error" in created:
+        sys.exit(f"stream not created: {created['error']}")
+    payload = (b'{"id":"r-0000000-q","platform":"bench","shop":"shop17","type":"buyer_message",'
+               b'"conversation":"c0000000","ts":1764460000000}')
+    acknowledged = [0]
+
+    def count_acks():
+        while acknowledged[0] < messages:
+            if b'"error"' in client.next_message():
+                sys.exit("a publish was refused")
+            acknowledged[0] += 1
+
+    reader = threading.Thread(target=count_acks)
+    started = time.monotonic()
+    reader.start()
+    sent = 0
+    while sent < messages:
+        while sent - acknowledged[0] >= window:
+            time.sleep(0.0005)
+        chunk = []
+        for _ in range(min(100, messages - sent, window - (sent - acknowledged[0]))):
+            chunk.append(b"PUB rawbench.%d _INBOX.a %d\r\n%s\r\n" % (sent % PARTITIONS,
+                                                                    len(payload), payload))
+            sent += 1
+        client.sock.sendall(b"".join(chunk))
+    reader.join()
+    rate = messages / (time.monotonic() - started)
+    client.sock.close()
+    print(f"cluster_publish_acks_per_s {rate:.0f}")
+    state = (cluster.stream("RAWBENCH") or {}).get("state") or {}
+    if state.get("messages"):
+        print(f"cluster_stream_bytes_per_{len(payload)}_byte_message "
+              f"{state['bytes'] / state['messages']:.1f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("binary")
+    parser.add_argument("binary", nargs="?")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--latency-events", type=int, default=500)
     parser.add_argument("--backlog", type=int, default=1_000_000)
-    parser.add_argument("--skip", default="", help="comma-separated: ingest,latency,catchup")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated: ingest,latency,catchup,cluster")
+    parser.add_argument("--cluster-only", action="store_true",
+                        help="only the NATS cluster's own figure (no replywatch needed)")
+    parser.add_argument("--cluster-messages", type=int, default=100_000)
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     with open("/proc/loadavg") as f:
@@ -299,6 +379,12 @@ def main():
         with open(os.path.join(rules, "bench.yaml"), "w") as f:
             f.write(RULES)
         with NatsCluster(work_dir=os.path.join(work, "nats"), max_file="16GB") as cluster:
+            if "cluster" not in skip:
+                measure_cluster(cluster, args.cluster_messages)
+            if args.cluster_only:
+                return 0
+            if not args.binary:
+                sys.exit("the replywatch binary is needed (or --cluster-only)")
             ingest = Daemon(args.binary, work, "ingest", rules,
                             log_config(cluster.servers, "none", True))
             # Snapshots every second, so that its restart resumes from the stream sequences it
