@@ -61,10 +61,15 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+ROLE_KEYS = True  # --without-role-keys: a daemon that has the `log` mapping but not ingest/consume
+
+
 def log_config(servers, consume, ingest):
-    return ("log:\n  kind: jetstream\n  servers: [%s]\n  partitions: %d\n  replicas: 3\n"
-            % (", ".join(servers), PARTITIONS) +
-            f"ingest: {'true' if ingest else 'false'}\nconsume: {consume}\n")
+    text = ("log:\n  kind: jetstream\n  servers: [%s]\n  partitions: %d\n  replicas: 3\n"
+            % (", ".join(servers), PARTITIONS))
+    if ROLE_KEYS:
+        text += f"ingest: {'true' if ingest else 'false'}\nconsume: {consume}\n"
+    return text
 
 
 class Daemon:
@@ -367,7 +372,14 @@ def main():
     parser.add_argument("--cluster-only", action="store_true",
                         help="only the NATS cluster's own figure (no replywatch needed)")
     parser.add_argument("--cluster-messages", type=int, default=100_000)
+    parser.add_argument("--without-role-keys", action="store_true",
+                        help="a build with the `log` mapping but without the ingest/consume keys "
+                             "(the ingest side alone): only the ingest figure")
     args = parser.parse_args()
+    if args.without_role_keys:
+        global ROLE_KEYS
+        ROLE_KEYS = False
+        args.skip += ",latency,catchup"
     skip = set(filter(None, args.skip.split(",")))
     with open("/proc/loadavg") as f:
         print(f"# load average before: {f.read().strip()}; {os.cpu_count()} cpus")
@@ -387,13 +399,14 @@ def main():
                 sys.exit("the replywatch binary is needed (or --cluster-only)")
             ingest = Daemon(args.binary, work, "ingest", rules,
                             log_config(cluster.servers, "none", True))
+            consuming = "latency" not in skip or "catchup" not in skip
             # Snapshots every second, so that its restart resumes from the stream sequences it
             # had reached, not from the stream's start.
             consumer = Daemon(args.binary, work, "consumer", rules,
                               log_config(cluster.servers, "all", False) +
                               "snapshot_interval: 1s\n", ingesting=False)
             local = Daemon(args.binary, work, "local", rules, "")
-            daemons = [ingest, consumer, local]
+            daemons = [ingest, consumer, local] if consuming else [ingest, local]
             for d in daemons:
                 d.start()
             for d in daemons:
