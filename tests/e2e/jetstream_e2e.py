@@ -417,11 +417,12 @@ def scale_out(args, cluster, work, rules):
                 shared.accepted + shared.duplicates != len(events):
             failures.append(f"accepted {shared.accepted} + duplicates {shared.duplicates} "
                             f"(replay {full_accepted}) != {len(events)} events")
+        # Every acknowledged event once more, to each ingesting daemon, in requests of 500.
         again = {}
         for d in (a, b):
             acc = dup = 0
-            for batch in (x for batches in all_batches for x in batches):
-                status, answer = post(d.ingest, batch)
+            for start in range(0, len(events), 500):
+                status, answer = post(d.ingest, events[start:start + 500], timeout=60)
                 if status != 200:
                     failures.append(f"re-send to {d.name} answered {status}")
                     break
