@@ -524,7 +524,7 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--mode", choices=("scale-out", "below-quorum"), default="scale-out")
     parser.add_argument("--senders", type=int, default=4)
-    parser.add_argument("--batches", type=int, default=120, help="per sender")
+    parser.add_argument("--batches", type=int, default=200, help="per sender")
     parser.add_argument("--limit", type=float, default=45, help="seconds for the senders")
     parser.add_argument("--catch-up", type=float, default=20,
                         help="seconds a daemon may take to reach replay's figures at the end")
