@@ -23,6 +23,9 @@ packages=(
   chromium chromium-driver python3-selenium apache2-utils openssl
   # libFuzzer targets under fuzz/ (scripts/fuzz.sh, and its smoke run in the suite)
   clang libclang-rt-14-dev
+  # log.kind: jetstream (docs/scale-out.md): the NATS C client, and the servers the scale-out
+  # tests and benchmark start (tests/e2e/nats_cluster.py)
+  nats-server libnats-dev
 )
 
 missing=()

@@ -46,6 +46,7 @@
 #include "rule_reloader.h"
 #include "snapshotter.h"
 #include "state_rebuild.h"
+#include "stream_commit.h"
 
 namespace replywatch::server {
 
@@ -157,7 +158,10 @@ class Daemon::Impl final {
   class AdminAdapter final : public AdminBackend {
    public:
     explicit AdminAdapter(Impl& impl) : impl_(impl) {}
-    bool ready() const override { return impl_.ready_; }
+    // With log.kind jetstream, not while the connection to NATS is lost (ingest answers 503).
+    bool ready() const override {
+      return impl_.ready_ && (!impl_.stream_ || impl_.stream_->connected());
+    }
     std::string metrics_text() override { return impl_.metrics_text(); }
     void metrics(bool gzip, std::function<void(MetricsBody)> done) override {
       impl_.metrics(gzip, std::move(done));
@@ -204,6 +208,8 @@ class Daemon::Impl final {
   bool start_adapters();
   void limit_descriptors(HttpLimits& ingest, HttpLimits& admin);
   bool open_data_directory();
+  bool open_stream();
+  void finish_stream_start();
   bool bind(HttpServer& server, const ListenAddress& address, const char* name);
   void wait_for_signal();
   bool start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger);
@@ -259,7 +265,8 @@ class Daemon::Impl final {
   std::unique_ptr<EngineHost> host_;
   std::string log_path_;  // DATA/log
   std::unique_ptr<storage::DataDirectoryLock> lock_;
-  std::unique_ptr<storage::EventLog> event_log_;
+  std::unique_ptr<storage::EventLog> event_log_;  // log.kind local
+  std::unique_ptr<StreamCommit> stream_;          // log.kind jetstream: publishes, no local log
   // Records before this one are in host_: the end a rebuild may read to.
   storage::Sequence applied_end_ = 1;
   // Requests handed to the log and not yet completed. While any is, the engine is not advanced
@@ -370,6 +377,50 @@ bool Daemon::Impl::open_data_directory() {
   return true;
 }
 
+// log.kind jetstream: the data directory holds the lock and snapshots only; events go to the
+// stream (stream_commit.h). Ready once the stream is set up.
+bool Daemon::Impl::open_stream() {
+  std::error_code error;
+  std::filesystem::create_directories(config_.data, error);
+  storage::LogError failure;
+  if (!error) lock_ = storage::DataDirectoryLock::acquire(config_.data, failure);
+  if (error || !lock_) {
+    log_.error("cannot lock the data directory {}: {}", config_.data,
+               error ? error.message() : failure.message);
+    return false;
+  }
+  StreamCommit::Hooks hooks;
+  hooks.post = [this](std::function<void()> task) { net::post(io_, std::move(task)); };
+  hooks.not_durable = [this](const std::string& detail) {
+    refuse(Listener::kIngest, RefusalReason::kNotDurable, detail, {});
+  };
+  hooks.now = [this] { return clock_.now(); };
+  stream_ = std::make_unique<StreamCommit>(config_.log, config_.allowed_lateness, time_, log_,
+                                           *metrics_.registry, std::move(hooks));
+  jetstream::StreamNeeds needs;
+  needs.max_age = LogRetention::horizon_of(*rules_, config_.dedup_retention);
+  needs.dedup_retention = config_.dedup_retention;
+  return stream_->start(
+      needs, [this] { finish_stream_start(); },
+      [this](const std::string& why) {
+        log_.error("cannot use the stream: {}", why);
+        exit_code_ = 1;
+        shutdown("the stream cannot be used");
+      });
+}
+
+void Daemon::Impl::finish_stream_start() {
+  if (stopping_) return;
+  host_ = new_host(rules_);
+  go_live(*host_, nullptr);
+  advance_to_now();
+  arm_resend_timer();
+  ready_ = true;
+  log_.info("publishing accepted events to the stream {}; ready", config_.log.stream);
+  notify_systemd("READY=1\nSTATUS=ready");
+  arm_engine_timer();
+}
+
 bool Daemon::Impl::bind(HttpServer& server, const ListenAddress& address, const char* name) {
   boost::system::error_code error;
   const std::string host = address.host == "localhost" ? "127.0.0.1" : address.host;
@@ -463,7 +514,7 @@ int Daemon::Impl::run() {
   log_.info("loaded {} rule file(s) from {}", rules_->platforms.size(), config_.rules);
   if (!start_adapters()) return 1;
   make_reloader();
-  if (!open_data_directory()) return 1;
+  if (!(config_.log.jetstream() ? open_stream() : open_data_directory())) return 1;
 
   HttpLimits limits;
   limits.max_body_bytes = config_.max_body_bytes;
@@ -523,7 +574,7 @@ int Daemon::Impl::run() {
   admin_->start();
   wait_for_signal();
 
-  if (!start_rebuild(rules_, "start")) return 1;
+  if (!stream_ && !start_rebuild(rules_, "start")) return 1;
 
   for (;;) {
     try {
@@ -883,6 +934,7 @@ struct Daemon::Impl::PendingCommit {
 // offers to the engine and answers. Nothing is offered before it is durable, and the engine
 // does not move past this request's watermark until then.
 void Daemon::Impl::commit(std::vector<Event> events, std::function<void(IngestCommit)> done) {
+  if (stream_) return stream_->commit(std::move(events), std::move(done));
   advance_to_now();
   Engine& engine = host_->engine();
   ShopAdmission& shops = host_->shops();
@@ -1172,6 +1224,14 @@ void Daemon::Impl::reload(std::string trigger, std::function<void(ReloadOutcome)
   if (!ready_ || stopping_) {
     ReloadOutcome outcome;
     outcome.errors.emplace_back(stopping_ ? "shutting down" : "still restoring state");
+    log_.warning("reload ({}) refused: {}", trigger, outcome.errors.back());
+    return done(outcome);
+  }
+  if (stream_) {
+    ReloadOutcome outcome;
+    outcome.errors.emplace_back(
+        "reloading rules with log.kind jetstream is not supported by this build; restart the "
+        "daemon");
     log_.warning("reload ({}) refused: {}", trigger, outcome.errors.back());
     return done(outcome);
   }

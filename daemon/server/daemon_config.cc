@@ -20,7 +20,7 @@ namespace {
 
 // Every key of the config file: the one list the docs are checked against (docs/operations.md),
 // and what the file reader knows. A key added to apply_setting must be added here too.
-constexpr std::array<std::string_view, 28> kConfigKeys = {"rules",
+constexpr std::array<std::string_view, 29> kConfigKeys = {"rules",
                                                           "data",
                                                           "ingest_listen",
                                                           "admin_listen",
@@ -47,7 +47,8 @@ constexpr std::array<std::string_view, 28> kConfigKeys = {"rules",
                                                           "snapshots_kept",
                                                           "log_segment_bytes",
                                                           "alertmanager",
-                                                          "adapters"};
+                                                          "adapters",
+                                                          "log"};
 // The keys of the `alertmanager` mapping.
 constexpr std::array<std::string_view, 3> kAlertmanagerKeys = {"urls", "external_url",
                                                                "resend_interval"};
@@ -292,6 +293,7 @@ std::optional<std::string> apply_setting(DaemonConfig& config, std::string_view 
   if (key == "max_connections") {
     return set_count(config.max_connections, value, 1, 1'000'000, "a connection count");
   }
+  if (key == "log") return std::string("is a mapping: set it in the config file");
   return fmt::format("unknown key \"{}\"", key);
 }
 
@@ -334,6 +336,10 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
     }
     if (key == "adapters") {
       updated.adapters = adapters::read_adapters(entry.second, at, errors);
+      continue;
+    }
+    if (key == "log") {
+      jetstream::read_log_config(entry.second, updated.log, at, errors);
       continue;
     }
     if (key == "alertmanager") {

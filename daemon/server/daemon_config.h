@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "log_config.h"
 #include "replywatch/time.h"
 
 namespace replywatch::adapters {
@@ -85,6 +86,8 @@ struct DaemonConfig {
   std::uint32_t snapshots_kept = 2;
   // Size at which the event log starts a new segment file; retention deletes whole segments.
   std::uint64_t log_segment_bytes = std::uint64_t{64} << 20;
+  // Where accepted events are kept: the data directory (local) or a JetStream stream.
+  jetstream::LogConfig log;  // config file only: `log: {kind: jetstream, servers: [...]}`
 };
 
 // Every key a config file may hold (flags are these with '-' for '_', less `alertmanager`), and

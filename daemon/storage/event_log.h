@@ -51,6 +51,10 @@ struct AppendOutcome {
   LogError error;
   Sequence first = 0;  // the batch's first record; the batch holds first .. first + count - 1
   std::size_t count = 0;
+  // Indexes (into the appended events, ascending) of events the log already held and did not
+  // store again: a distributed log recognises retries itself (JetStream's duplicate window).
+  // The local log never sets it (the daemon's dedup set decides before the append).
+  std::vector<std::size_t> duplicates;
 };
 
 // Runs on the log's own thread: post it to the caller's.

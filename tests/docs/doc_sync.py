@@ -297,6 +297,39 @@ def scraped_families(text):
     return families
 
 
+def jetstream_scrape(args, body):
+    """The families a daemon with log.kind jetstream serves after taking `body`."""
+    work = tempfile.mkdtemp(prefix="rw-metrics-js-")
+    log = open(os.path.join(work, "nats.log"), "w+")
+    nats = subprocess.Popen(["nats-server", "-js", "-a", "127.0.0.1", "-p", "-1", "-sd",
+                             os.path.join(work, "nats")], stdout=log, stderr=subprocess.STDOUT)
+    daemon = None
+    try:
+        port = None
+        deadline = time.monotonic() + 20
+        while port is None and time.monotonic() < deadline and nats.poll() is None:
+            log.seek(0)
+            text = log.read()
+            found = re.search(r"Listening for client connections on [0-9.]+:(\d+)", text)
+            port = found.group(1) if found and "Server is ready" in text else None
+            time.sleep(0.05)
+        if port is None:
+            raise RuntimeError("nats-server did not start")
+        os.makedirs(os.path.join(work, "daemon"))
+        daemon = Daemon(args.binary, os.path.join(args.source, "rules"),
+                        f"log:\n  kind: jetstream\n  servers: [nats://127.0.0.1:{port}]\n",
+                        work=os.path.join(work, "daemon"))
+        daemon.post(body, "application/x-ndjson")
+        return scraped_families(daemon.get("/metrics")[1].decode())
+    finally:
+        if daemon:
+            daemon.stop()
+        nats.terminate()
+        nats.wait()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def metrics(args):
     failures = Failures()
     path = os.path.join(args.source, "docs/metrics.md")
@@ -331,6 +364,8 @@ def metrics(args):
         scraped = scraped_families(scrape.decode())
     finally:
         daemon.stop()
+    # The metrics of log.kind jetstream come from a daemon publishing to a real nats-server.
+    scraped |= jetstream_scrape(args, body.encode())
     for name in sorted(scraped - documented):
         failures.add(f"metric {name} is served but not in docs/metrics.md")
     for name in sorted(documented - scraped):
@@ -370,6 +405,8 @@ def config_keys(args):
     keys |= {"alertmanager." + k for k in code_table(source, "kAlertmanagerKeys")}
     factory = os.path.join(args.source, "daemon/adapters/adapter_factory.h")
     keys |= {"adapters." + k for k in code_table(factory, "kCommonAdapterKeys")}
+    log_source = os.path.join(args.source, "daemon/jetstream/log_config.cc")
+    keys |= {"log." + k for k in code_table(log_source, "kLogKeys")}
     with open(os.path.join(args.source, "docs/operations.md"), encoding="utf-8") as f:
         page = f.read()
     match = re.search(r"^## Configuration reference\n(.*?)(?=^## )", page, re.M | re.S)
