@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "consume_config.h"
 #include "replywatch/time.h"
 
 namespace replywatch::server {
@@ -78,6 +79,9 @@ struct DaemonConfig {
   std::uint32_t snapshots_kept = 2;
   // Size at which the event log starts a new segment file; retention deletes whole segments.
   std::uint64_t log_segment_bytes = std::uint64_t{64} << 20;
+  // Roles on a shared stream (docs/scale-out.md): take webhooks, apply these partitions.
+  bool ingest = true;
+  jetstream::ConsumeConfig consume;
 };
 
 // Every key a config file may hold (flags are these with '-' for '_', less `alertmanager`), and
