@@ -20,7 +20,7 @@ namespace {
 
 // Every key of the config file: the one list the docs are checked against (docs/operations.md),
 // and what the file reader knows. A key added to apply_setting must be added here too.
-constexpr std::array<std::string_view, 29> kConfigKeys = {"rules",
+constexpr std::array<std::string_view, 31> kConfigKeys = {"rules",
                                                           "data",
                                                           "ingest_listen",
                                                           "admin_listen",
@@ -48,7 +48,9 @@ constexpr std::array<std::string_view, 29> kConfigKeys = {"rules",
                                                           "log_segment_bytes",
                                                           "alertmanager",
                                                           "adapters",
-                                                          "log"};
+                                                          "log",
+                                                          "ingest",
+                                                          "consume"};
 // The keys of the `alertmanager` mapping.
 constexpr std::array<std::string_view, 3> kAlertmanagerKeys = {"urls", "external_url",
                                                                "resend_interval"};
@@ -342,6 +344,14 @@ std::vector<std::string> load_config_file(const std::string& path, DaemonConfig&
       jetstream::read_log_config(entry.second, updated.log, at, errors);
       continue;
     }
+    if (key == "ingest") {
+      jetstream::read_ingest(entry.second, updated.ingest, at, errors);
+      continue;
+    }
+    if (key == "consume") {
+      jetstream::read_consume(entry.second, updated.consume, at, errors);
+      continue;
+    }
     if (key == "alertmanager") {
       updated.alertmanager = AlertmanagerConfig{};
       read_alertmanager(entry.second, updated.alertmanager, at, errors);
@@ -387,6 +397,9 @@ std::vector<std::string> validate_config(const DaemonConfig& config) {
         "ingest_listen {} is not a loopback address: set ingest_secret_file so that webhooks "
         "are signed, or listen on 127.0.0.1",
         config.ingest_listen.to_string()));
+  }
+  for (std::string& problem : jetstream::consume_problems(config.consume, config.log.partitions)) {
+    problems.push_back(std::move(problem));
   }
   return problems;
 }

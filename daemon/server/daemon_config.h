@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "log_config.h"
+#include "consume_config.h"
 #include "replywatch/time.h"
 
 namespace replywatch::adapters {
@@ -88,6 +89,9 @@ struct DaemonConfig {
   std::uint64_t log_segment_bytes = std::uint64_t{64} << 20;
   // Where accepted events are kept: the data directory (local) or a JetStream stream.
   jetstream::LogConfig log;  // config file only: `log: {kind: jetstream, servers: [...]}`
+  // Roles on a shared stream (docs/scale-out.md): take webhooks, apply these partitions.
+  bool ingest = true;
+  jetstream::ConsumeConfig consume;
 };
 
 // Every key a config file may hold (flags are these with '-' for '_', less `alertmanager`), and
