@@ -96,7 +96,8 @@ std::map<std::string, double> scrape(unsigned short admin_port) {
   return parse_metrics(reply.body);
 }
 
-DaemonProcess::DaemonProcess(std::vector<std::string> args, bool wait_ready, rlim_t open_files) {
+DaemonProcess::DaemonProcess(std::vector<std::string> args, bool wait_ready, rlim_t open_files,
+                             bool ingests) {
   // REPLYWATCH_TEST_BINARY runs the tests against another build (e.g. an older one).
   const char* binary = std::getenv("REPLYWATCH_TEST_BINARY");
   args.insert(args.begin(), {binary != nullptr ? binary : REPLYWATCH_BINARY, "run"});
@@ -138,9 +139,11 @@ DaemonProcess::DaemonProcess(std::vector<std::string> args, bool wait_ready, rli
     changed_.notify_all();
   });
   if (wait_ready) {
-    const std::string ingest = wait_for_log(R"(ingest listening on [0-9.]+:([0-9]+))");
+    if (ingests) {
+      const std::string ingest = wait_for_log(R"(ingest listening on [0-9.]+:([0-9]+))");
+      ingest_port_ = static_cast<unsigned short>(std::stoi(ingest));
+    }
     const std::string admin = wait_for_log(R"(admin listening on [0-9.]+:([0-9]+))");
-    ingest_port_ = static_cast<unsigned short>(std::stoi(ingest));
     admin_port_ = static_cast<unsigned short>(std::stoi(admin));
     wait_for_log(R"(; (ready))");
   }

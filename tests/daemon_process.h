@@ -84,9 +84,10 @@ std::map<std::string, double> scrape(unsigned short admin_port);
 // until ready; stderr is collected for the test to read.
 class DaemonProcess {
  public:
-  // `open_files`: when not 0, the child's RLIMIT_NOFILE (soft and hard).
+  // `open_files`: when not 0, the child's RLIMIT_NOFILE (soft and hard). `ingests`: false for a
+  // daemon configured with `ingest: false` (no ingest listener; ingest_port() is 0).
   explicit DaemonProcess(std::vector<std::string> args, bool wait_ready = true,
-                         rlim_t open_files = 0);
+                         rlim_t open_files = 0, bool ingests = true);
   ~DaemonProcess();
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;

@@ -141,3 +141,24 @@ TEST_CASE("stream_feed: shops no longer admitted and unknown platforms are skipp
   CHECK(feed.counts().skipped == 1);
   CHECK(feed.position() == 3);
 }
+
+TEST_CASE(
+    "stream_feed: a late buyer message and its reply published by one request are offered "
+    "together, as the ingesting node's log replays them",
+    "[stream_feed]") {
+  EngineHost host(rules_from_yaml(kRules), {});
+  StreamFeed feed({0}, kLateness);
+  const Instant now = T("2026-11-29T11:00:00Z");
+  feed.start(host, 1, 0);  // an empty stream: current from the start
+  feed.tick(now);
+  // An hour old and answered in time: both share the request's watermark.
+  const Instant t = T("2026-11-29T10:00:00Z");
+  const Instant published = now - kLateness;
+  std::vector<LoggedRecord> request;
+  request.push_back(record(1, buyer("b1", "s1", "c1", t), published));
+  request.push_back(record(2, agent_msg("a1", "s1", "c1", t + sec(30)), published));
+  feed.apply(request, 0, 3, now + sec(1));
+  const SlaFigures f = figures(host, now + sec(1), "s1");
+  CHECK(f.rounds == 1);
+  CHECK(f.breaches == 0);
+}

@@ -259,10 +259,11 @@ HttpResponse answer_admin_request(const HttpRequest& request, AdminBackend& back
   if (path == "/-/ready") {
     if (!get) return method_not_allowed("GET");
     if (!backend.ready()) {
+      const std::string why = backend.readiness();
       return text_response(request, http::status::service_unavailable,
-                           "replywatch is restoring its state.\n");
+                           why.empty() ? "replywatch is restoring its state.\n" : why);
     }
-    return text_response(request, http::status::ok, "replywatch is ready.\n");
+    return text_response(request, http::status::ok, "replywatch is ready.\n" + backend.readiness());
   }
   if (path == "/-/reload") {
     if (!post) return method_not_allowed("POST, PUT");

@@ -34,6 +34,8 @@ class AdminBackend {
  public:
   virtual ~AdminBackend() = default;
   virtual bool ready() const = 0;
+  // What /-/ready adds to its answer (a consumer's partitions, ...); empty for nothing.
+  virtual std::string readiness() const { return {}; }
   // Prometheus text format 0.0.4.
   virtual std::string metrics_text() = 0;
   // The same, gzip'd when `gzip` is asked and compression works, answered through `done` once,

@@ -47,6 +47,7 @@
 #include "snapshotter.h"
 #include "state_rebuild.h"
 #include "stream_commit.h"
+#include "stream_consumption.h"
 
 namespace replywatch::server {
 
@@ -159,8 +160,14 @@ class Daemon::Impl final {
    public:
     explicit AdminAdapter(Impl& impl) : impl_(impl) {}
     // With log.kind jetstream, not while the connection to NATS is lost (ingest answers 503).
+    // A consumer, also not before every consumed partition has caught up with the stream.
     bool ready() const override {
-      return impl_.ready_ && (!impl_.stream_ || impl_.stream_->connected());
+      return impl_.ready_ && (!impl_.stream_ || impl_.stream_->connected()) &&
+             (!impl_.consumption_ || impl_.consumption_->caught_up());
+    }
+    std::string readiness() const override {
+      if (impl_.stream_ && !impl_.stream_->connected()) return "not connected to NATS\n";
+      return impl_.consumption_ ? impl_.consumption_->readiness() : std::string();
     }
     std::string metrics_text() override { return impl_.metrics_text(); }
     void metrics(bool gzip, std::function<void(MetricsBody)> done) override {
@@ -210,6 +217,9 @@ class Daemon::Impl final {
   bool open_data_directory();
   bool open_stream();
   void finish_stream_start();
+  void start_consuming();
+  void on_stream_applied();
+  bool make_snapshotter();
   bool bind(HttpServer& server, const ListenAddress& address, const char* name);
   void wait_for_signal();
   bool start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger);
@@ -267,6 +277,9 @@ class Daemon::Impl final {
   std::unique_ptr<storage::DataDirectoryLock> lock_;
   std::unique_ptr<storage::EventLog> event_log_;  // log.kind local
   std::unique_ptr<StreamCommit> stream_;          // log.kind jetstream: publishes, no local log
+  // log.kind jetstream with `consume`: applies the consumed partitions from the stream. After
+  // stream_ and host_, so it stops reading before the connection and the host go.
+  std::unique_ptr<StreamConsumption> consumption_;
   // Records before this one are in host_: the end a rebuild may read to.
   storage::Sequence applied_end_ = 1;
   // Requests handed to the log and not yet completed. While any is, the engine is not advanced
@@ -411,6 +424,7 @@ bool Daemon::Impl::open_stream() {
 
 void Daemon::Impl::finish_stream_start() {
   if (stopping_) return;
+  if (config_.consume.consumes_any()) return start_consuming();
   host_ = new_host(rules_);
   go_live(*host_, nullptr);
   advance_to_now();
@@ -418,6 +432,89 @@ void Daemon::Impl::finish_stream_start() {
   ready_ = true;
   log_.info("publishing accepted events to the stream {}; ready", config_.log.stream);
   notify_systemd("READY=1\nSTATUS=ready");
+  arm_engine_timer();
+}
+
+// The newest usable snapshot, then the consumed partitions from its stream position on, in event
+// time until caught up (docs/scale-out.md). Ingest (when on) is ready at once; /-/ready waits
+// for the consumer.
+void Daemon::Impl::start_consuming() {
+  if (!make_snapshotter()) {
+    exit_code_ = 1;
+    return shutdown("the snapshot directory cannot be used");
+  }
+  const std::vector<std::uint32_t> partitions = config_.consume.partitions(config_.log.partitions);
+  if (!consumption_) {
+    StreamConsumption::Hooks hooks;
+    hooks.post = [this](std::function<void()> task) { net::post(io_, std::move(task)); };
+    hooks.now = [this] { return clock_.now(); };
+    hooks.applied = [this] { on_stream_applied(); };
+    consumption_ = std::make_unique<StreamConsumption>(config_.log, partitions,
+                                                       config_.allowed_lateness,
+                                                       stream_->connection(), log_,
+                                                       *metrics_.registry, std::move(hooks));
+  }
+  StreamBounds bounds;
+  std::string error;
+  if (!consumption_->bounds(bounds, error)) {
+    log_.warning("{}; trying again in 1 s", error);
+    auto retry = std::make_shared<net::steady_timer>(io_, std::chrono::seconds(1));
+    retry->async_wait([this, retry](boost::system::error_code failed) {
+      if (!failed) finish_stream_start();
+    });
+    return;
+  }
+  StateRebuild::Inputs inputs;
+  inputs.identity = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
+  inputs.rules = rules_;
+  inputs.new_host = [this](std::shared_ptr<const RuleSet> for_rules) {
+    return new_host(std::move(for_rules));
+  };
+  inputs.logger = &log_;
+  inputs.metrics = &metrics_;
+  RebuildReport report;
+  // Any older position is accepted: what the stream's max age removed after it is gone for
+  // every consumer alike, and an older snapshot would miss more.
+  StateRebuild::SnapshotChoice choice =
+      StateRebuild::newest_snapshot(inputs, snapshots_->store(), 1, bounds.last + 1, report);
+  storage::Sequence position = bounds.first;
+  if (choice.host) {
+    host_ = std::move(choice.host);
+    unjournaled_ = std::move(choice.unlogged);
+    position = choice.sequence;
+    if (position < bounds.first) {
+      log_.warning(
+          "the stream no longer holds messages {} to {} after the snapshot {}: their events "
+          "are missing from this daemon's state",
+          position, bounds.first - 1, choice.path);
+    }
+  } else {
+    host_ = new_host(rules_);
+  }
+  identity_ = inputs.identity;
+  applied_end_ = position;
+  snapshots_->restored(position, choice.host ? choice.sequence : 0);
+  consumption_->start(*host_, position, bounds.last);
+  go_live(*host_, nullptr);
+  arm_resend_timer();
+  arm_snapshot_timer();
+  ready_ = true;
+  log_.info("{}consuming partitions {} of the stream {} from sequence {}{} ({} message(s) to "
+            "catch up with); ready",
+            config_.ingest ? "publishing accepted events and " : "", config_.consume.to_string(),
+            config_.log.stream, position,
+            choice.path.empty() ? std::string() : fmt::format(" (the snapshot {})", choice.path),
+            bounds.last >= position ? bounds.last - position + 1 : 0);
+  notify_systemd("READY=1\nSTATUS=ready");
+  arm_engine_timer();
+}
+
+// A batch of the stream reached the engine: it may have new deadlines and alerts.
+void Daemon::Impl::on_stream_applied() {
+  if (stopping_) return;
+  applied_end_ = consumption_->position();
+  flush_alerts(false);
+  engine_timer_.cancel();  // its handler does not re-arm when cancelled
   arm_engine_timer();
 }
 
@@ -566,11 +663,12 @@ int Daemon::Impl::run() {
                                         });
   if (security_.ingest_tls) ingest_->use_tls(security_.ingest_tls);
   if (security_.admin_tls) admin_->use_tls(security_.admin_tls);
-  if (!bind(*ingest_, config_.ingest_listen, "ingest") ||
+  // `ingest: false` (a consume-only node of a stream) takes no webhooks at all.
+  if ((config_.ingest && !bind(*ingest_, config_.ingest_listen, "ingest")) ||
       !bind(*admin_, config_.admin_listen, "admin")) {
     return 1;
   }
-  ingest_->start();
+  if (config_.ingest) ingest_->start();
   admin_->start();
   wait_for_signal();
 
@@ -665,18 +763,7 @@ void Daemon::Impl::make_reloader() {
 
 bool Daemon::Impl::start_rebuild(std::shared_ptr<const RuleSet> rules, std::string trigger) {
   const bool restore = trigger == "start";
-  if (!snapshots_) {
-    SnapshotStore store((std::filesystem::path(config_.data) / "snapshots").string());
-    if (const std::error_code error = store.prepare()) {
-      log_.error("cannot create the snapshot directory {}: {}", store.directory(), error.message());
-      return false;
-    }
-    SnapshotSchedule schedule;
-    schedule.every_events = config_.snapshot_every_events;
-    schedule.interval = config_.snapshot_interval;
-    schedule.kept = config_.snapshots_kept;
-    snapshots_.emplace(std::move(store), schedule, time_, log_, &metrics_);
-  }
+  if (!make_snapshotter()) return false;
   StateRebuild::Inputs inputs;
   inputs.identity = rule_set_identity(*rules, config_.dedup_retention, config_.max_shops);
   inputs.rules = std::move(rules);
@@ -700,6 +787,21 @@ bool Daemon::Impl::start_rebuild(std::shared_ptr<const RuleSet> rules, std::stri
   rebuild_trigger_ = std::move(trigger);
   rebuild_started_ = time_.steady_now();
   net::post(io_, [this, expected = rebuild_.get()] { rebuild_step(expected); });
+  return true;
+}
+
+bool Daemon::Impl::make_snapshotter() {
+  if (snapshots_) return true;
+  SnapshotStore store((std::filesystem::path(config_.data) / "snapshots").string());
+  if (const std::error_code error = store.prepare()) {
+    log_.error("cannot create the snapshot directory {}: {}", store.directory(), error.message());
+    return false;
+  }
+  SnapshotSchedule schedule;
+  schedule.every_events = config_.snapshot_every_events;
+  schedule.interval = config_.snapshot_interval;
+  schedule.kept = config_.snapshots_kept;
+  snapshots_.emplace(std::move(store), schedule, time_, log_, &metrics_);
   return true;
 }
 
@@ -856,7 +958,11 @@ void Daemon::Impl::advance_to_now() {
   if (!host_ || pending_commits_ > 0) return;
   const Instant now = clock_.now();
   metrics_.clock_suspect.Set(clock_.suspect() ? 1 : 0);
-  host_->engine().advance(now - config_.allowed_lateness);
+  if (consumption_) {
+    consumption_->tick(now);  // the wall clock's watermark once caught up, event time before
+  } else {
+    host_->engine().advance(now - config_.allowed_lateness);
+  }
   flush_alerts(false);
 }
 
@@ -1263,6 +1369,7 @@ void Daemon::Impl::shutdown(const char* why) {
   log_.info("{}: stopping; finishing requests in flight", why);
   notify_systemd("STOPPING=1");
   if (console_) console_->stop();
+  if (consumption_) consumption_->stop();
   ingest_->stop();
   admin_->stop();
   engine_timer_.cancel();

@@ -392,11 +392,20 @@ std::vector<std::string> validate_config(const DaemonConfig& config) {
         "read",
         config.max_inflight_body_bytes, config.max_body_bytes));
   }
-  if (!config.ingest_secret_file && !is_loopback_host(config.ingest_listen.host)) {
+  if (config.ingest && !config.ingest_secret_file && !is_loopback_host(config.ingest_listen.host)) {
     problems.push_back(fmt::format(
         "ingest_listen {} is not a loopback address: set ingest_secret_file so that webhooks "
         "are signed, or listen on 127.0.0.1",
         config.ingest_listen.to_string()));
+  }
+  if (!config.log.jetstream() &&
+      (!config.ingest || config.consume.mode != jetstream::ConsumeConfig::Mode::kAll)) {
+    problems.emplace_back(
+        "ingest and consume are roles on a shared stream: they need log.kind jetstream (a "
+        "daemon with its own log ingests and applies every event)");
+  }
+  if (config.log.jetstream() && !config.ingest && !config.consume.consumes_any()) {
+    problems.emplace_back("ingest: false with consume: none leaves this daemon nothing to do");
   }
   for (std::string& problem : jetstream::consume_problems(config.consume, config.log.partitions)) {
     problems.push_back(std::move(problem));

@@ -23,19 +23,23 @@ std::unique_ptr<StateRebuild> StateRebuild::reload(Inputs inputs, storage::LogEr
   return rebuild;
 }
 
-void StateRebuild::load_newest_snapshot(const SnapshotStore& snapshots) {
-  const Logger& log = *inputs_.logger;
-  const storage::EventLog& event_log = *inputs_.log;
+StateRebuild::SnapshotChoice StateRebuild::newest_snapshot(const Inputs& inputs,
+                                                         const SnapshotStore& snapshots,
+                                                         storage::Sequence first,
+                                                         storage::Sequence next,
+                                                         RebuildReport& report) {
+  const Logger& log = *inputs.logger;
   std::error_code list_error;
   const std::vector<SnapshotFile> files = snapshots.list(list_error);
   if (list_error) {
     log.warning("cannot list the snapshots in {}: {}; restoring from the log alone",
                 snapshots.directory(), list_error.message());
   }
+  SnapshotChoice choice;
   for (const SnapshotFile& file : files) {
     auto refused = [&](const std::string& why) {
-      ++report_.snapshots_refused;
-      if (inputs_.metrics != nullptr) inputs_.metrics->snapshot_load_failures.Increment();
+      ++report.snapshots_refused;
+      if (inputs.metrics != nullptr) inputs.metrics->snapshot_load_failures.Increment();
       log.warning("snapshot {} not used: {}; trying an older one, else the log alone", file.path,
                   why);
     };
@@ -45,18 +49,16 @@ void StateRebuild::load_newest_snapshot(const SnapshotStore& snapshots) {
       refused(problem);
       continue;
     }
-    if (loaded->sequence() < event_log.first_sequence() ||
-        loaded->sequence() > event_log.next_sequence()) {
+    if (loaded->sequence() < first || loaded->sequence() > next) {
       refused(fmt::format("it covers the log up to record {}, but the log holds records {} to {}",
-                          loaded->sequence(), event_log.first_sequence(),
-                          event_log.next_sequence() - 1));
+                          loaded->sequence(), first, next - 1));
       continue;
     }
-    auto host = inputs_.new_host(inputs_.rules);
+    auto host = inputs.new_host(inputs.rules);
     UnloggedCounts unlogged;
     try {
       SnapshotReader in(loaded->payload());
-      if (load_state(in, *host, inputs_.identity, unlogged) == StateLoad::kOtherRules) {
+      if (load_state(in, *host, inputs.identity, unlogged) == StateLoad::kOtherRules) {
         log.info("snapshot {} was taken under other rules or settings; not used", file.path);
         continue;
       }
@@ -64,15 +66,29 @@ void StateRebuild::load_newest_snapshot(const SnapshotStore& snapshots) {
       refused(damage.what());
       continue;
     }
-    host_ = std::move(host);
-    unlogged_ = std::move(unlogged);
-    next_sequence_ = loaded->sequence();
-    report_.snapshot_path = file.path;
-    report_.snapshot_sequence = loaded->sequence();
+    choice.host = std::move(host);
+    choice.unlogged = std::move(unlogged);
+    choice.sequence = loaded->sequence();
+    choice.path = file.path;
+    return choice;
+  }
+  return choice;
+}
+
+void StateRebuild::load_newest_snapshot(const SnapshotStore& snapshots) {
+  const storage::EventLog& event_log = *inputs_.log;
+  SnapshotChoice choice = newest_snapshot(inputs_, snapshots, event_log.first_sequence(),
+                                          event_log.next_sequence(), report_);
+  if (!choice.host) {
+    host_ = inputs_.new_host(inputs_.rules);
+    next_sequence_ = event_log.first_sequence();
     return;
   }
-  host_ = inputs_.new_host(inputs_.rules);
-  next_sequence_ = event_log.first_sequence();
+  host_ = std::move(choice.host);
+  unlogged_ = std::move(choice.unlogged);
+  next_sequence_ = choice.sequence;
+  report_.snapshot_path = choice.path;
+  report_.snapshot_sequence = choice.sequence;
 }
 
 bool StateRebuild::open_reader(storage::LogError& error) {

@@ -49,6 +49,18 @@ class StateRebuild {
     DaemonMetrics* metrics = nullptr;  // snapshot load failures; may be null
   };
 
+  struct SnapshotChoice {
+    std::unique_ptr<EngineHost> host;  // null: no snapshot usable
+    UnloggedCounts unlogged;
+    storage::Sequence sequence = 0;  // records (stream messages) before it are in the host
+    std::string path;
+  };
+  // The newest snapshot taken under `inputs`' identity whose sequence lies in [first, next]:
+  // the records after it must still be there. Damaged ones are logged, counted and passed over.
+  static SnapshotChoice newest_snapshot(const Inputs& inputs, const SnapshotStore& snapshots,
+                                        storage::Sequence first, storage::Sequence next,
+                                        RebuildReport& report);
+
   // Null with `error` set when the log cannot be read.
   static std::unique_ptr<StateRebuild> restore(Inputs inputs, const SnapshotStore& snapshots,
                                                storage::LogError& error);

@@ -35,9 +35,12 @@ void StreamFeed::apply(std::vector<storage::LoggedRecord>& records, std::uint64_
     } else {
       ++counts_.skipped;
     }
-    // Records later in the batch are still to be applied after this one.
+    // Records later in the batch are still to be applied after this one. The engine moves on
+    // only before the next record of a later watermark (above) or after the batch: the events
+    // one request published share its watermark and are offered together, as the ingesting
+    // node's own log would replay them, so a late buyer message and its reply in the same
+    // request are not split by the deadline between them.
     clock_.applied(logged.sequence, logged.record.watermark, pending + (records.size() - 1 - i));
-    advance(now);
   }
   clock_.passed(next);
   advance(now);
