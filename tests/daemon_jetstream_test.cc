@@ -132,7 +132,7 @@ TEST_CASE(
                            event_line("e1", "shop b", ts);
   const auto reply = http_call(daemon.ingest_port(), "POST", "/v1/events", body, kNdjson);
   CHECK(reply.status == 200);
-  CHECK(reply.body == R"({"accepted":3,"duplicates":0,"rejected":[]})");
+  CHECK(reply.body == std::string(R"({"accepted":3,"duplicates":0,"rejected":[]})") + "\n");
 
   StreamProbe probe(server.url());
   CHECK(probe.messages() == 3);
@@ -156,13 +156,13 @@ TEST_CASE(
 
   const auto again = http_call(daemon.ingest_port(), "POST", "/v1/events", body, kNdjson);
   CHECK(again.status == 200);
-  CHECK(again.body == R"({"accepted":0,"duplicates":3,"rejected":[]})");
+  CHECK(again.body == std::string(R"({"accepted":0,"duplicates":3,"rejected":[]})") + "\n");
   CHECK(probe.messages() == 3);
   // Two copies in one request: the second is the stream's duplicate.
   const auto twice =
       http_call(daemon.ingest_port(), "POST", "/v1/events",
                 event_line("e3", "shop-a", ts) + event_line("e3", "shop-a", ts), kNdjson);
-  CHECK(twice.body == R"({"accepted":1,"duplicates":1,"rejected":[]})");
+  CHECK(twice.body == std::string(R"({"accepted":1,"duplicates":1,"rejected":[]})") + "\n");
   CHECK(probe.messages() == 4);
   // Rejected events never reach the stream.
   const auto bad = http_call(daemon.ingest_port(), "POST", "/v1/events",
@@ -187,7 +187,7 @@ TEST_CASE("daemon_jetstream: 10 000 events in one request are published and ackn
     body += event_line("e" + std::to_string(i), "s" + std::to_string(i % 50), ts);
   const auto reply = http_call(daemon.ingest_port(), "POST", "/v1/events", body, kNdjson);
   CHECK(reply.status == 200);
-  CHECK(reply.body == R"({"accepted":10000,"duplicates":0,"rejected":[]})");
+  CHECK(reply.body == std::string(R"({"accepted":10000,"duplicates":0,"rejected":[]})") + "\n");
   StreamProbe probe(server.url());
   CHECK(probe.messages() == 10'000);
 }
@@ -223,7 +223,7 @@ TEST_CASE(
   const auto retried = http_call(daemon.ingest_port(), "POST", "/v1/events",
                                  event_line("a", "s1", ts) + event_line("b", "s1", ts), kNdjson);
   CHECK(retried.status == 200);
-  CHECK(retried.body == R"({"accepted":1,"duplicates":1,"rejected":[]})");
+  CHECK(retried.body == std::string(R"({"accepted":1,"duplicates":1,"rejected":[]})") + "\n");
   StreamProbe probe(server.url());
   // "a" before the outage, "b" after it; the refused "b" was never stored.
   CHECK(probe.messages() == 2);
