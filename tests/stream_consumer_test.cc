@@ -12,7 +12,7 @@
 #include <set>
 
 #include "engine_test_support.h"
-#include "nats_test_server.h"
+#include "nats_test_client.h"
 #include "partitioning.h"
 #include "stream_feed.h"
 
@@ -116,7 +116,7 @@ std::uint64_t received(const EngineHost& host) {
 
 TEST_CASE("stream_consumer: half the partitions' events are applied once, across a restart",
           "[stream_consumer][jetstream]") {
-  NatsTestServer server;
+  NatsServerProcess server;
   NatsClient client(server.url());
   client.add_stream("RWTEST", "rw.ev.>");
   const Instant t = T("2026-11-29T10:00:00Z");
@@ -168,7 +168,7 @@ TEST_CASE("stream_consumer: half the partitions' events are applied once, across
 
 TEST_CASE("stream_consumer: a consumer started on a backlog catches up in event time",
           "[stream_consumer][jetstream][catch_up_clock]") {
-  NatsTestServer server;
+  NatsServerProcess server;
   NatsClient client(server.url());
   client.add_stream("RWTEST", "rw.ev.>");
   // An hour ago: a round answered in 30 s (met) and one answered in 90 s (breached).

@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "nats_test_server.h"
+#include "nats_test_client.h"
 #include "partitioning.h"
 
 using replywatch::jetstream::partition_of;
@@ -68,7 +68,7 @@ std::vector<LoggedRecord> read_all(StreamReader& reader, Sequence end = kNoEnd) 
 
 TEST_CASE("stream_reader: the consumed partitions' events in stream order, others passed over",
           "[stream_reader][jetstream]") {
-  rwtest::NatsTestServer server;
+  rwtest::NatsServerProcess server;
   rwtest::NatsClient client(server.url());
   client.add_stream("RWTEST", "rw.ev.>");
   const std::vector<Published> published = publish_events(client);
@@ -99,7 +99,7 @@ TEST_CASE("stream_reader: the consumed partitions' events in stream order, other
 
 TEST_CASE("stream_reader: from a sequence, up to an end, then on as messages come",
           "[stream_reader][jetstream]") {
-  rwtest::NatsTestServer server;
+  rwtest::NatsServerProcess server;
   rwtest::NatsClient client(server.url());
   client.add_stream("RWTEST", "rw.ev.>");
   publish_events(client);
@@ -135,7 +135,7 @@ TEST_CASE("stream_reader: from a sequence, up to an end, then on as messages com
 
 TEST_CASE("stream_reader: one consumed partition is filtered by the server",
           "[stream_reader][jetstream]") {
-  rwtest::NatsTestServer server;
+  rwtest::NatsServerProcess server;
   rwtest::NatsClient client(server.url());
   client.add_stream("RWTEST", "rw.ev.>");
   const std::vector<Published> published = publish_events(client);
@@ -154,7 +154,7 @@ TEST_CASE("stream_reader: one consumed partition is filtered by the server",
 
 TEST_CASE("stream_reader: an empty stream ends at once; a missing one is an error",
           "[stream_reader][jetstream]") {
-  rwtest::NatsTestServer server;
+  rwtest::NatsServerProcess server;
   rwtest::NatsClient client(server.url());
   client.add_stream("RWTEST", "rw.ev.>");
   LogError error;
