@@ -6,7 +6,11 @@ with 3 replicas and 4 partitions; daemons A and B ingest and consume every parti
 daemon C only consumes partitions 0-1. Four senders post small batches (one conversation each, a
 buyer message and usually its answer, all an hour in the past so that every round is decided as
 soon as it is applied, whatever the watermark) to A or B in turn, as a load balancer would, and
-re-send every batch that was not acknowledged (503, connection lost) to the other one. Meanwhile:
+re-send every batch that was not acknowledged (503, connection lost) to the other one. Events
+are stamped with the time they are first sent (a reply 0.5-4 s after its buyer message, sent
+with it), and the daemons allow 10 s of lateness: a request that JetStream stored in part before
+a 503 (it has no atomic multi-message publish) gets its rest from the re-send well within that,
+so nothing is late and every replica decides what replay decides. Meanwhile:
 the NATS server that leads the stream is SIGKILLed (ingest must go on: batches are acknowledged
 while it is down), then daemon B is SIGKILLed and restarted (it must catch up). At the end:
   - every acknowledged event is in the stream once (its message count is the distinct events);
@@ -76,7 +80,7 @@ def config_text(servers, consume, ingest, extra=""):
 class Daemon:
     """One `replywatch run` with its own data directory and config file."""
 
-    def __init__(self, name, binary, rules, work, config, ingesting, lateness="100ms"):
+    def __init__(self, name, binary, rules, work, config, ingesting, lateness):
         self.name, self.binary, self.rules, self.lateness = name, binary, rules, lateness
         self.ingesting = ingesting
         self.data = os.path.join(work, f"data-{name}")
@@ -217,6 +221,19 @@ class Shared:
             self.statuses[key] = self.statuses.get(key, 0) + 1
 
 
+def stamp(batch):
+    """Dates a batch when it is first sent: the buyer message now, its reply `ts` ms after."""
+    if batch and not batch[0].get("_stamped"):
+        now = int(time.time() * 1000)
+        for event in batch:
+            event["ts"] += now
+        batch[0]["_stamped"] = True
+
+
+def unstamped(batch):
+    return [{k: v for k, v in e.items() if k != "_stamped"} for e in batch]
+
+
 def sender(shared, index, batches):
     pending = list(batches)
     turn = index
@@ -227,7 +244,8 @@ def sender(shared, index, batches):
             continue
         port = targets[turn % len(targets)]
         turn += 1
-        batch = pending[0]
+        stamp(pending[0])
+        batch = unstamped(pending[0])
         try:
             status, answer = post(port, batch)
         except (OSError, http.client.HTTPException):
@@ -250,12 +268,13 @@ def sender(shared, index, batches):
     return pending
 
 
-def make_batches(sender_index, count, base_ms, rng):
+def make_batches(sender_index, count, rng):
+    """Batches of one conversation each; `ts` is relative until the batch is first sent."""
     batches = []
     for i in range(count):
         conversation = f"w{sender_index}-{i}"
         shop = rng.choice(SHOPS)
-        ts = base_ms + rng.randrange(0, 600_000)
+        ts = 0
         batch = [{"id": f"{conversation}-b", "platform": "testchat", "shop": shop,
                   "type": "buyer_message", "conversation": conversation, "ts": ts}]
         if rng.random() < 0.8:  # answered within the 2 s deadline or after it
@@ -280,7 +299,7 @@ def replay(binary, rules, work, events, name, until):
             for event in sorted((e for e in events if e["shop"] == shop), key=lambda e: e["ts"]):
                 f.write(json.dumps(event) + "\n")
         out = subprocess.run([binary, "replay", "--format", "json", "--rules", rules, "--until",
-                              str(until), "--allowed-lateness", "100ms", shop_path],
+                              str(until), "--allowed-lateness", "0s", shop_path],
                              capture_output=True, text=True, check=True).stdout
         report = json.loads(out)
         for sla in report["slas"]:
@@ -322,17 +341,19 @@ def scale_out(args, cluster, work, rules):
     rng = random.Random(args.seed)
     half = "[0-1]"
     half_set = {0, 1}
-    a = Daemon("A", args.binary, rules, work, config_text(cluster.servers, "all", True), True)
-    b = Daemon("B", args.binary, rules, work, config_text(cluster.servers, "all", True), True)
-    c = Daemon("C", args.binary, rules, work, config_text(cluster.servers, half, False), False)
+    a = Daemon("A", args.binary, rules, work, config_text(cluster.servers, "all", True), True,
+               args.lateness)
+    b = Daemon("B", args.binary, rules, work, config_text(cluster.servers, "all", True), True,
+               args.lateness)
+    c = Daemon("C", args.binary, rules, work, config_text(cluster.servers, half, False), False,
+               args.lateness)
     daemons = [a, b, c]
     try:
         for d in daemons:
             d.start()
         for d in daemons:
             d.wait_ready()
-        base_ms = int(time.time() * 1000) - 3_600_000
-        all_batches = [make_batches(s, args.batches, base_ms, rng) for s in range(args.senders)]
+        all_batches = [make_batches(s, args.batches, rng) for s in range(args.senders)]
         events = [e for batches in all_batches for batch in batches for e in batch]
         shared = Shared([a, b])
         started = time.time()
@@ -372,7 +393,8 @@ def scale_out(args, cluster, work, rules):
             failures.append("no batch acknowledged while a NATS server was down")
         cluster.restart(killed)
 
-        until = int(time.time() * 1000)
+        # Past every deadline (2 s after a buyer message): all rounds are decided there.
+        until = max((e["ts"] for _, batch in shared.acknowledged for e in batch), default=0) + 3000
         acknowledged = [e for _, batch in shared.acknowledged for e in batch]
         distinct = {(e["platform"], e["shop"], e["id"]): e for e in acknowledged}
         full, full_accepted = replay(args.binary, rules, work, list(distinct.values()), "all",
@@ -422,7 +444,7 @@ def scale_out(args, cluster, work, rules):
         for d in (a, b):
             acc = dup = 0
             for start in range(0, len(events), 500):
-                status, answer = post(d.ingest, events[start:start + 500], timeout=60)
+                status, answer = post(d.ingest, unstamped(events[start:start + 500]), timeout=60)
                 if status != 200:
                     failures.append(f"re-send to {d.name} answered {status}")
                     break
@@ -447,12 +469,12 @@ def scale_out(args, cluster, work, rules):
 def below_quorum(args, cluster, work, rules):
     failures = []
     rng = random.Random(args.seed)
-    a = Daemon("A", args.binary, rules, work, config_text(cluster.servers, "all", True), True)
+    a = Daemon("A", args.binary, rules, work, config_text(cluster.servers, "all", True), True,
+               args.lateness)
     try:
         a.start()
         a.wait_ready()
-        base_ms = int(time.time() * 1000) - 3_600_000
-        all_batches = [make_batches(s, args.batches, base_ms, rng) for s in range(args.senders)]
+        all_batches = [make_batches(s, args.batches, rng) for s in range(args.senders)]
         events = [e for batches in all_batches for batch in batches for e in batch]
         shared = Shared([a])
         started = time.time()
@@ -487,7 +509,8 @@ def below_quorum(args, cluster, work, rules):
             t.join()
         if any(leftovers):
             failures.append(f"{sum(len(x) for x in leftovers)} batches never acknowledged")
-        until = int(time.time() * 1000)
+        # Past every deadline (2 s after a buyer message): all rounds are decided there.
+        until = max((e["ts"] for _, batch in shared.acknowledged for e in batch), default=0) + 3000
         acknowledged = [e for _, batch in shared.acknowledged for e in batch]
         distinct = {(e["platform"], e["shop"], e["id"]): e for e in acknowledged}
         full, full_accepted = replay(args.binary, rules, work, list(distinct.values()), "all",
@@ -526,10 +549,18 @@ def main():
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--batches", type=int, default=200, help="per sender")
     parser.add_argument("--limit", type=float, default=45, help="seconds for the senders")
-    parser.add_argument("--catch-up", type=float, default=20,
+    parser.add_argument("--lateness", type=float, default=None,
+                        help="the daemons' allowed lateness in seconds (default: 10 for "
+                             "scale-out, 20 for below-quorum: above the longest publish pause)")
+    parser.add_argument("--catch-up", type=float, default=None,
                         help="seconds a daemon may take to reach replay's figures at the end")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     args = parser.parse_args()
+    if args.lateness is None:
+        args.lateness = 10 if args.mode == "scale-out" else 20
+    if args.catch_up is None:
+        args.catch_up = args.lateness + 15
+    args.lateness = f"{int(args.lateness * 1000)}ms"
     print(f"mode {args.mode}, seed {args.seed}")
     work = tempfile.mkdtemp(prefix="replywatch-js-")
     started = time.time()
