@@ -27,6 +27,13 @@ Loaded load(TempDir& dir, const std::string& text) {
   return out;
 }
 
+// The same settings with log.kind jetstream: the roles are the stream's.
+DaemonConfig on_a_stream(DaemonConfig config) {
+  config.log.kind = replywatch::jetstream::LogKind::kJetStream;
+  config.log.servers = {"nats://127.0.0.1:4222"};
+  return config;
+}
+
 std::string joined(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& line : lines) out += line + "\n";
@@ -66,13 +73,30 @@ TEST_CASE("consume_config: all, none and lists of partitions and ranges", "[cons
     CHECK(consume.mode == ConsumeConfig::Mode::kList);
     CHECK(consume.partitions(16) == std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 9, 12});
     CHECK(consume.to_string() == "0-7,9,12");
-    CHECK(replywatch::server::validate_config(loaded.config).empty());
+    CHECK(replywatch::server::validate_config(on_a_stream(loaded.config)).empty());
   }
   SECTION("a block list") {
     const Loaded loaded = load(dir, "consume:\n  - 3\n  - 5-6\n");
     REQUIRE(loaded.errors.empty());
     CHECK(loaded.config.consume.partitions(16) == std::vector<std::uint32_t>{3, 5, 6});
   }
+}
+
+TEST_CASE("consume_config: the roles need log.kind jetstream", "[consume_config]") {
+  TempDir dir("consume_local");
+  for (const char* text : {"ingest: false\n", "consume: [0-3]\n", "consume: none\n"}) {
+    INFO(text);
+    const Loaded loaded = load(dir, text);
+    REQUIRE(loaded.errors.empty());
+    const auto problems = replywatch::server::validate_config(loaded.config);
+    REQUIRE(problems.size() == 1);
+    CHECK_THAT(problems[0], Catch::StartsWith("ingest and consume are roles on a shared stream"));
+    CHECK(replywatch::server::validate_config(on_a_stream(loaded.config)).empty());
+  }
+  const Loaded idle = load(dir, "ingest: false\nconsume: none\n");
+  CHECK(replywatch::server::validate_config(on_a_stream(idle.config)) ==
+        std::vector<std::string>{
+            "ingest: false with consume: none leaves this daemon nothing to do"});
 }
 
 TEST_CASE("consume_config: problems name the file, line and column", "[consume_config]") {
@@ -131,7 +155,7 @@ TEST_CASE("consume_config: partitions beyond log.partitions are refused with the
                            ":1:16: consume: partition 16 does not exist: the stream has "
                            "log.partitions 16 (partitions 0 to 15)");
   // The daemon's check across settings says the same.
-  CHECK(replywatch::server::validate_config(loaded.config) == problems);
+  CHECK(replywatch::server::validate_config(on_a_stream(loaded.config)) == problems);
   // The partitions of a smaller stream are only those it has.
   CHECK(loaded.config.consume.partitions(15) == std::vector<std::uint32_t>{0, 1, 2, 3, 14});
 }

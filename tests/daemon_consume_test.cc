@@ -34,11 +34,9 @@ constexpr std::uint32_t kPartitions = 4;
 const std::map<std::string, std::string> kNdjson = {{"Content-Type", "application/x-ndjson"}};
 
 std::string event_line(const std::string& id, const std::string& shop,
-                       const std::string& conversation, const std::string& type,
-                       std::int64_t ts) {
-  return R"({"id":")" + id + R"(","platform":"testchat","shop":")" + shop +
-         R"(","type":")" + type + R"(","conversation":")" + conversation +
-         R"(","ts":)" + std::to_string(ts) + "}\n";
+                       const std::string& conversation, const std::string& type, std::int64_t ts) {
+  return R"({"id":")" + id + R"(","platform":"testchat","shop":")" + shop + R"(","type":")" + type +
+         R"(","conversation":")" + conversation + R"(","ts":)" + std::to_string(ts) + "}\n";
 }
 
 // Two rounds of `shop` an hour and more ago: one breached (never answered), one answered in
@@ -63,8 +61,8 @@ std::vector<std::string> daemon_args(const TempDir& dir, const rwtest::NatsServe
 
 double series(const std::map<std::string, double>& metrics, const std::string& name,
               const std::string& shop) {
-  const auto found = metrics.find(name + R"({platform="testchat",shop=")" + shop +
-                                  R"(",sla="reply_1h"})");
+  const auto found =
+      metrics.find(name + R"({platform="testchat",shop=")" + shop + R"(",sla="reply_1h"})");
   return found == metrics.end() ? 0 : found->second;
 }
 
@@ -88,7 +86,8 @@ bool has_figures(unsigned short admin_port, const std::string& shop) {
 // Two shops on different partitions.
 std::pair<std::string, std::string> shops_on_two_partitions() {
   const std::string first = "s0";
-  const std::uint32_t partition = replywatch::jetstream::partition_of("testchat", first, kPartitions);
+  const std::uint32_t partition =
+      replywatch::jetstream::partition_of("testchat", first, kPartitions);
   for (int i = 1;; ++i) {
     const std::string other = "s" + std::to_string(i);
     if (replywatch::jetstream::partition_of("testchat", other, kPartitions) != partition) {
@@ -108,8 +107,8 @@ TEST_CASE(
   const auto args = daemon_args(dir, server, "a", "");
   {
     DaemonProcess daemon(args);
-    const auto reply = http_call(daemon.ingest_port(), "POST", "/v1/events", two_rounds("s1"),
-                                 kNdjson);
+    const auto reply =
+        http_call(daemon.ingest_port(), "POST", "/v1/events", two_rounds("s1"), kNdjson);
     REQUIRE(reply.status == 200);
     CHECK(eventually([&] { return has_figures(daemon.admin_port(), "s1"); }));
     const auto ready = http_call(daemon.admin_port(), "GET", "/-/ready");
@@ -143,23 +142,24 @@ TEST_CASE(
   rwtest::NatsServerProcess server;
   TempDir dir("daemon_consume_half");
   const auto [mine, other] = shops_on_two_partitions();
-  const std::uint32_t partition = replywatch::jetstream::partition_of("testchat", mine, kPartitions);
+  const std::uint32_t partition =
+      replywatch::jetstream::partition_of("testchat", mine, kPartitions);
   DaemonProcess ingest(daemon_args(dir, server, "ingest", "consume: none\n"));
   for (const std::string& shop : {mine, other}) {
-    REQUIRE(http_call(ingest.ingest_port(), "POST", "/v1/events", two_rounds(shop), kNdjson)
-                .status == 200);
+    REQUIRE(
+        http_call(ingest.ingest_port(), "POST", "/v1/events", two_rounds(shop), kNdjson).status ==
+        200);
   }
   CHECK(rwtest::scrape(ingest.admin_port()).count("replywatch_stream_position") == 0);
 
-  DaemonProcess engine(
-      daemon_args(dir, server, "engine",
-                  "ingest: false\nconsume: [" + std::to_string(partition) + "]\n"),
-      true, 0, false);
+  DaemonProcess engine(daemon_args(dir, server, "engine",
+                                   "ingest: false\nconsume: [" + std::to_string(partition) + "]\n"),
+                       true, 0, false);
   CHECK(engine.ingest_port() == 0);
   CHECK_THAT(engine.log(), Catch::Contains("6 message(s) to catch up with"));
   CHECK(eventually([&] { return has_figures(engine.admin_port(), mine); }));
-  CHECK(eventually(
-      [&] { return http_call(engine.admin_port(), "GET", "/-/ready").status == 200; }));
+  CHECK(
+      eventually([&] { return http_call(engine.admin_port(), "GET", "/-/ready").status == 200; }));
   const auto metrics = rwtest::scrape(engine.admin_port());
   CHECK(series(metrics, "replywatch_sla_rounds_total", other) == 0);
   CHECK(metrics.at("replywatch_stream_events_applied_total") == 3);
@@ -172,9 +172,8 @@ TEST_CASE("daemon_consume: ingest and consume need log.kind jetstream",
   TempDir dir("daemon_consume_local");
   dir.write("rules/testchat.yaml", kRules);
   const std::string config = dir.write("config.yaml", "ingest: false\n");
-  DaemonProcess daemon({"--config", config, "--rules", dir.file("rules"), "--data",
-                        dir.file("data")},
-                       false);
+  DaemonProcess daemon(
+      {"--config", config, "--rules", dir.file("rules"), "--data", dir.file("data")}, false);
   CHECK(daemon.wait_exit(std::chrono::seconds(20)) == 1);
   CHECK_THAT(daemon.log(), Catch::Contains("ingest and consume are roles on a shared stream"));
 }

@@ -26,13 +26,15 @@ ConsumeMetrics::ConsumeMetrics(prometheus::Registry& registry,
                    .Add({})) {
   auto& lag = prometheus::BuildGauge()
                   .Name("replywatch_stream_consumer_lag_messages")
-                  .Help("Stream messages still to be read before this consumed partition is "
-                        "current (0 when caught up).")
+                  .Help(
+                      "Stream messages still to be read before this consumed partition is "
+                      "current (0 when caught up).")
                   .Register(registry);
   auto& caught_up = prometheus::BuildGauge()
                         .Name("replywatch_stream_partition_caught_up")
-                        .Help("1 when every stored message of this consumed partition has been "
-                              "applied, else 0 (/-/ready is 503 until all are 1).")
+                        .Help(
+                            "1 when every stored message of this consumed partition has been "
+                            "applied, else 0 (/-/ready is 503 until all are 1).")
                         .Register(registry);
   for (const std::uint32_t partition : partitions) {
     const std::string label = std::to_string(partition);

@@ -449,10 +449,9 @@ void Daemon::Impl::start_consuming() {
     hooks.post = [this](std::function<void()> task) { net::post(io_, std::move(task)); };
     hooks.now = [this] { return clock_.now(); };
     hooks.applied = [this] { on_stream_applied(); };
-    consumption_ = std::make_unique<StreamConsumption>(config_.log, partitions,
-                                                       config_.allowed_lateness,
-                                                       stream_->connection(), log_,
-                                                       *metrics_.registry, std::move(hooks));
+    consumption_ = std::make_unique<StreamConsumption>(
+        config_.log, partitions, config_.allowed_lateness, stream_->connection(), log_,
+        *metrics_.registry, std::move(hooks));
   }
   StreamBounds bounds;
   std::string error;
@@ -499,12 +498,13 @@ void Daemon::Impl::start_consuming() {
   arm_resend_timer();
   arm_snapshot_timer();
   ready_ = true;
-  log_.info("{}consuming partitions {} of the stream {} from sequence {}{} ({} message(s) to "
-            "catch up with); ready",
-            config_.ingest ? "publishing accepted events and " : "", config_.consume.to_string(),
-            config_.log.stream, position,
-            choice.path.empty() ? std::string() : fmt::format(" (the snapshot {})", choice.path),
-            bounds.last >= position ? bounds.last - position + 1 : 0);
+  log_.info(
+      "{}consuming partitions {} of the stream {} from sequence {}{} ({} message(s) to "
+      "catch up with); ready",
+      config_.ingest ? "publishing accepted events and " : "", config_.consume.to_string(),
+      config_.log.stream, position,
+      choice.path.empty() ? std::string() : fmt::format(" (the snapshot {})", choice.path),
+      bounds.last >= position ? bounds.last - position + 1 : 0);
   notify_systemd("READY=1\nSTATUS=ready");
   arm_engine_timer();
 }

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "log_config.h"
 #include "consume_config.h"
+#include "log_config.h"
 #include "replywatch/time.h"
 
 namespace replywatch::adapters {

@@ -24,10 +24,10 @@ std::unique_ptr<StateRebuild> StateRebuild::reload(Inputs inputs, storage::LogEr
 }
 
 StateRebuild::SnapshotChoice StateRebuild::newest_snapshot(const Inputs& inputs,
-                                                         const SnapshotStore& snapshots,
-                                                         storage::Sequence first,
-                                                         storage::Sequence next,
-                                                         RebuildReport& report) {
+                                                           const SnapshotStore& snapshots,
+                                                           storage::Sequence first,
+                                                           storage::Sequence next,
+                                                           RebuildReport& report) {
   const Logger& log = *inputs.logger;
   std::error_code list_error;
   const std::vector<SnapshotFile> files = snapshots.list(list_error);

@@ -98,9 +98,10 @@ void StreamConsumption::apply(jetstream::StreamDelivery& delivery) {
   if (!delivery.connected) {
     clock.set_connected(false);
     if (!reported_down_) {
-      logger_.warning("reading the stream {} failed: {}; the engine holds at event time until "
-                      "it can read again",
-                      options_.stream, delivery.problem.empty() ? "not connected" : delivery.problem);
+      logger_.warning(
+          "reading the stream {} failed: {}; the engine holds at event time until "
+          "it can read again",
+          options_.stream, delivery.problem.empty() ? "not connected" : delivery.problem);
       reported_down_ = true;
     }
     logged_caught_up_ = false;

@@ -80,7 +80,7 @@ class StreamConsumption {
   jetstream::JetStreamContext js_;
   ConsumeMetrics metrics_;
   std::optional<StreamFeed> feed_;
-  bool looked_up_ = false;       // partitions' last sequences known at least once
+  bool looked_up_ = false;  // partitions' last sequences known at least once
   bool logged_caught_up_ = false;
   bool reported_down_ = false;
 
