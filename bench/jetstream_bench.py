@@ -66,7 +66,7 @@ ROLE_KEYS = True  # --without-role-keys: a daemon that has the `log` mapping but
 
 def log_config(servers, consume, ingest):
     text = ("log:\n  kind: jetstream\n  servers: [%s]\n  partitions: %d\n  replicas: 3\n"
-            % (", ".join(servers), PARTITIONS))
+            "  publish_timeout: 30s\n" % (", ".join(servers), PARTITIONS))
     if ROLE_KEYS:
         text += f"ingest: {'true' if ingest else 'false'}\nconsume: {consume}\n"
     return text
@@ -148,13 +148,20 @@ class Daemon:
             self.process.wait(timeout=120)
 
 
-def post(connection, body):
-    connection.request("POST", "/v1/events", body=body,
-                       headers={"Content-Type": "application/x-ndjson"})
-    response = connection.getresponse()
-    text = response.read()
-    if response.status != 200:
-        sys.exit(f"POST answered {response.status}: {text[:300]!r}")
+def post(connection, body, retries=5):
+    """A 503 (the cluster did not acknowledge in time: a loaded machine) is retried as a sender
+    would; the events stored the first time are duplicates the second."""
+    for attempt in range(retries + 1):
+        connection.request("POST", "/v1/events", body=body,
+                           headers={"Content-Type": "application/x-ndjson"})
+        response = connection.getresponse()
+        text = response.read()
+        if response.status == 200:
+            return text
+        if response.status != 503 or attempt == retries:
+            sys.exit(f"POST answered {response.status}: {text[:300]!r}")
+        print(f"# 503, retrying: {text[:100]!r}", flush=True)
+        time.sleep(1)
     return text
 
 
@@ -205,8 +212,22 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def wait_settled(consumer, timeout=900):
+    """The consumer's count once it has applied everything published so far (the ingest
+    figure's events too): ready, and the count steady for half a second."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        count = consumer.received()
+        if count == last and consumer.ready():
+            return count
+        last = count
+        time.sleep(0.5)
+    sys.exit(f"the consumer did not settle within {timeout} s:\n{consumer.tail()}")
+
+
 def measure_latency(args, ingest, consumer):
-    base = consumer.received()
+    base = wait_settled(consumer)
     acked = []
     applied = {}
     done = threading.Event()
