@@ -77,7 +77,9 @@ std::unique_ptr<StreamReader> StreamReader::open(jsCtx* js, StreamReaderOptions 
   }
   // The ordered consumer gets what the server holds at once; a slow reader keeps the rest on
   // the server (flow control), not in this process.
-  natsSubscription_SetPendingLimits(reader->subscription_, 65536, 64 * 1024 * 1024);
+  // Messages beyond these limits are dropped by the library (then reopened from the first one
+  // missing, above); a delivery of the reader waits while the event loop applies earlier ones.
+  natsSubscription_SetPendingLimits(reader->subscription_, 262144, 128 * 1024 * 1024);
   return reader;
 }
 
@@ -104,14 +106,27 @@ bool StreamReader::next_message(std::int64_t wait_ms, storage::Sequence end,
     return true;
   }
   const storage::Sequence sequence = meta->Sequence.Stream;
+  const std::uint64_t consumer_sequence = meta->Sequence.Consumer;
   const std::uint64_t pending = meta->NumPending;
   jsMsgMetaData_Destroy(meta);
+  // The consumer numbers what it delivers 1, 2, 3, ...: a jump means the client library dropped
+  // messages (a slow consumer). Fail, and the caller reopens at the first one not read.
+  if (delivered_since_open_ && consumer_sequence != last_consumer_sequence_ + 1) {
+    natsMsg_Destroy(message);
+    error = {std::make_error_code(std::errc::io_error),
+             fmt::format("reading the stream {} missed messages between {} and {}; reading again "
+                         "from {}",
+                         options_.stream, next_ - 1, sequence, next_)};
+    return false;
+  }
   if (sequence >= end) {
     // Kept for the next call with a later end: the consumer cannot give it back.
     held_ = message;
     reached_end_ = true;
     return false;
   }
+  delivered_since_open_ = true;
+  last_consumer_sequence_ = consumer_sequence;
   pending_ = pending;
   next_ = sequence + 1;
 

@@ -72,6 +72,9 @@ class StreamReader final : public storage::EventLogReader {
   natsSubscription* subscription_ = nullptr;
   natsMsg* held_ = nullptr;
   bool reached_end_ = false;
+  // Consumer sequences of the messages delivered since opening follow one another.
+  bool delivered_since_open_ = false;
+  std::uint64_t last_consumer_sequence_ = 0;
   storage::Sequence next_;
   storage::Sequence stream_last_at_open_ = 0;
   std::uint64_t pending_ = 0;

@@ -114,9 +114,10 @@ void StreamConsumption::apply(jetstream::StreamDelivery& delivery) {
     clock.partition_last(partition, last);
   }
   if (!delivery.partition_lasts.empty()) looked_up_ = true;
-  if (delivery.connected) {
-    feed_->apply(delivery.records, delivery.pending, delivery.next, hooks_.now());
-  }
+  // A failed read still hands over what it read before failing, and the reader reopens after
+  // the last of those: they are applied, whatever the state of the link.
+  feed_->apply(delivery.records, delivery.connected ? delivery.pending : clock.pending(),
+               delivery.next, hooks_.now());
   metrics_.update(*feed_);
   if (!logged_caught_up_ && caught_up()) {
     logged_caught_up_ = true;
