@@ -1,5 +1,6 @@
 #include "engine_metrics.h"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <utility>
@@ -139,6 +140,22 @@ EngineMetricsCopier::EngineMetricsCopier(const EngineHost& host, Instant at) {
       out.service_open = ServiceHours(&*platform.service_hours, platform.timezone).is_open(at);
     }
   }
+  // Room for every series now: growing these vectors half-way would move everything taken so
+  // far, and fault in the new memory, within one slice (a first scrape's longest slices were
+  // those).
+  std::size_t most_slas = 0;
+  std::size_t most_bounds = 0;
+  for (const PlatformRules& platform : rules.platforms) {
+    most_slas = std::max(most_slas, platform.slas.size());
+  }
+  for (const std::vector<double>& bounds : snapshot_.bounds) {
+    most_bounds = std::max(most_bounds, bounds.size());
+  }
+  const std::size_t series = host.engine().shop_count() * most_slas;
+  const std::size_t room = series + series / 8;  // and shops that come during the copy
+  snapshot_.series.reserve(room);
+  snapshot_.histograms.reserve(room);
+  snapshot_.bucket_counts.reserve(room * most_bounds);
 }
 
 bool EngineMetricsCopier::step(const EngineHost& host, Instant at, std::size_t max_series) {
