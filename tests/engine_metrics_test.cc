@@ -518,3 +518,80 @@ TEST_CASE("engine_metrics: no label value is a conversation, agent or event id",
   CHECK(text.find("evt-") == std::string::npos);
   CHECK(text.find("agent-007") == std::string::npos);
 }
+
+namespace {
+
+std::string written(const replywatch::server::EngineMetricsSnapshot& snapshot) {
+  std::string text;
+  replywatch::server::write_engine_metrics(snapshot, text);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("engine_metrics: a snapshot copied in slices is the one copied whole",
+          "[engine_metrics]") {
+  using replywatch::server::EngineMetricsCopier;
+  using replywatch::server::snapshot_engine_metrics;
+  Scenario s;
+  for (int i = 0; i < 5; ++i) {
+    const std::string n = std::to_string(i);
+    s.host.offer(buyer("evt-more-t" + n, "shop-m" + n, "c" + n, s.at + sec(1), "tmall"));
+    s.host.offer(buyer("evt-more-j" + n, "shop-m" + n, "c" + n, s.at + sec(1), "jd"));
+  }
+  s.host.engine().advance(s.at + mins(1));
+  const Instant at = s.host.engine().watermark();
+  const auto whole = snapshot_engine_metrics(s.host, at);
+  REQUIRE(whole.series.size() == 4 * 7 + 1 * 6);  // tmall: 7 shops x 4 SLAs; jd: 6 x 1
+
+  for (const std::size_t per_step :
+       {std::size_t{1}, std::size_t{3}, std::size_t{4}, std::size_t{5}, std::size_t{1000}}) {
+    INFO("series per step " << per_step);
+    EngineMetricsCopier copier(s.host, at);
+    std::size_t steps = 1;
+    while (!copier.step(s.host, at, per_step)) ++steps;
+    CHECK(copier.done());
+    CHECK(copier.step(s.host, at, per_step));  // nothing more once done
+    const auto& sliced = copier.snapshot();
+    CHECK(sliced.series.size() == whole.series.size());
+    CHECK(sliced.histograms.size() == sliced.series.size());
+    CHECK(written(sliced) == written(whole));
+    // Whole shops per step, at least one: 13 shops in all.
+    if (per_step == 1) CHECK(steps == 13);
+    // 4 of jd's 6 shops (1 SLA each), 2 more and a tmall shop (4 SLAs), then 6 tmall shops.
+    if (per_step == 4) CHECK(steps == 8);
+    if (per_step == 1000) CHECK(steps == 1);
+  }
+}
+
+TEST_CASE("engine_metrics: a shop first seen between slices is copied if it sorts after them",
+          "[engine_metrics]") {
+  using replywatch::server::EngineMetricsCopier;
+  EngineHost host(rules_from_yamls({kTmallYaml}), {});
+  host.offer(buyer("b1", "shop-b", "c1", kT0));
+  host.offer(buyer("d1", "shop-d", "c1", kT0));
+  host.engine().advance(kT0 + sec(1));
+  EngineMetricsCopier copier(host, host.engine().watermark());
+  REQUIRE_FALSE(copier.step(host, host.engine().watermark(), 1));  // shop-b
+  host.offer(buyer("a1", "shop-a", "c1", kT0 + sec(2)));  // before the slice taken: next scrape
+  host.offer(buyer("c1", "shop-c", "c1", kT0 + sec(2)));  // after it: this one
+  host.offer(agent_msg("b2", "shop-b", "c1", kT0 + sec(3)));
+  host.engine().advance(kT0 + sec(4));
+  while (!copier.step(host, host.engine().watermark(), 1)) {
+  }
+  std::vector<std::string> shops;
+  for (const SlaFigures& f : copier.snapshot().series) {
+    if (shops.empty() || shops.back() != f.shop) shops.push_back(f.shop);
+  }
+  CHECK(shops == std::vector<std::string>{"shop-b", "shop-c", "shop-d"});
+  CHECK(copier.snapshot().series.size() == 3 * 4);
+  CHECK(copier.snapshot().histograms.size() == 3 * 4);
+  // shop-b was copied before its reply: one open round, none decided.
+  const auto& series = copier.snapshot().series;
+  const auto reply_3m = std::find_if(series.begin(), series.end(), [](const SlaFigures& f) {
+    return f.shop == "shop-b" && f.sla == "reply_3m";
+  });
+  REQUIRE(reply_3m != series.end());
+  CHECK(reply_3m->open_rounds == 1);
+  CHECK(reply_3m->rounds == 0);
+}

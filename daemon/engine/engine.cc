@@ -830,14 +830,34 @@ std::optional<Instant> Engine::next_due() const {
 }
 
 std::vector<SlaFigures> Engine::figures(Instant at) const {
-  const State& s = *state_;
   std::vector<SlaFigures> out;
   std::size_t series = 0;
-  for (const Shop& shop : s.shops) series += shop.slas.size();
+  for (const Shop& shop : state_->shops) series += shop.slas.size();
   out.reserve(series);
+  figures_after(at, {}, {}, series, out);
+  return out;
+}
+
+bool Engine::figures_after(Instant at, std::string_view after_platform, std::string_view after_shop,
+                           std::size_t max_series, std::vector<SlaFigures>& out) const {
+  const State& s = *state_;
+  auto first = s.shops_by_name.begin();
+  if (!after_platform.empty()) {
+    first = std::upper_bound(
+        s.shops_by_name.begin(), s.shops_by_name.end(), std::pair{after_platform, after_shop},
+        [&](const std::pair<std::string_view, std::string_view>& name, std::uint32_t shop_index) {
+          const Shop& shop = s.shops[shop_index];
+          const std::string& platform = s.platforms[shop.platform].rules->platform;
+          if (name.first != platform) return name.first < platform;
+          return name.second < shop.name;
+        });
+  }
+  const std::size_t limit = out.size() + max_series;
   // Shops and SLAs are kept in name order, and each (shop, SLA) keeps its oldest open round at
   // hand: one step per series, whatever the number of conversations.
-  for (const std::uint32_t shop_index : s.shops_by_name) {
+  for (auto next = first; next != s.shops_by_name.end(); ++next) {
+    if (next != first && out.size() >= limit) return true;
+    const std::uint32_t shop_index = *next;
     const Shop& shop = s.shops[shop_index];
     const PlatformRuntime& platform = s.platforms[shop.platform];
     for (const std::uint32_t sla_index : platform.slas_by_name) {
@@ -889,7 +909,7 @@ std::vector<SlaFigures> Engine::figures(Instant at) const {
       out.push_back(std::move(f));
     }
   }
-  return out;
+  return false;
 }
 
 // The open rounds are the waiting ones not yet decided: one walk serves both lists.

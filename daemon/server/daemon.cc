@@ -1,7 +1,6 @@
 #include "daemon.h"
 
 #include <fcntl.h>
-#include <prometheus/text_serializer.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
@@ -31,7 +30,6 @@
 #include "engine_host.h"
 #include "engine_metrics.h"
 #include "event_clock.h"
-#include "gzip.h"
 #include "hmac.h"
 #include "http_server.h"
 #include "ingest_handler.h"
@@ -39,7 +37,8 @@
 #include "listener_security.h"
 #include "local_event_log.h"
 #include "log_retention.h"
-#include "process_metrics.h"
+#include "metrics_copy.h"
+#include "metrics_scrapes.h"
 #include "refusal_reason.h"
 #include "replywatch/event_codec.h"
 #include "replywatch/rule_loader.h"
@@ -202,9 +201,7 @@ class Daemon::Impl final {
   void arm_fsync_timer();
   void update_log_metrics();
   std::string metrics_text();
-  struct MetricsCopy;
-  MetricsCopy copy_metrics();
-  static std::string render_metrics(const MetricsCopy& copy);
+  std::unique_ptr<MetricsCopy> start_metrics_copy();
   void metrics(bool gzip, std::function<void(MetricsBody)> done);
   void reload(std::string trigger, std::function<void(ReloadOutcome)> done);
   std::optional<boost::json::object> at_risk(const AtRiskQuery& query);
@@ -252,6 +249,12 @@ class Daemon::Impl final {
   net::thread_pool metrics_worker_{1};
   // Decodes half of each large NDJSON body while the loop decodes the other (ingest_handler).
   net::thread_pool decode_worker_{1};
+  // GET /metrics (metrics_scrapes.h): copies on the loop in slices, writes on metrics_worker_.
+  MetricsScrapes scrapes_{io_.get_executor(), metrics_worker_.get_executor(),
+                          [this] { return start_metrics_copy(); },
+                          [this](const std::string& what) {
+                            on_http_refusal(Listener::kAdmin, RefusalReason::kInternalError, what);
+                          }};
   net::signal_set signals_;
   net::steady_timer engine_timer_;
   net::steady_timer shutdown_timer_;
@@ -273,7 +276,8 @@ class Daemon::Impl final {
 
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<EngineHost> host_;
-  std::string log_path_;  // DATA/log
+  std::uint64_t host_generation_ = 0;  // counts replacements of host_, for scrapes under way
+  std::string log_path_;               // DATA/log
   std::unique_ptr<storage::DataDirectoryLock> lock_;
   std::unique_ptr<storage::EventLog> event_log_;  // log.kind local
   std::unique_ptr<StreamCommit> stream_;          // log.kind jetstream: publishes, no local log
@@ -846,6 +850,7 @@ void Daemon::Impl::finish_restore() {
   }
   const double seconds = to_seconds(time_.steady_now() - rebuild_started_);
   host_ = rebuild_->take_host();
+  ++host_generation_;
   unjournaled_ = rebuild_->take_unlogged();
   identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
   rebuild_.reset();
@@ -884,6 +889,7 @@ void Daemon::Impl::finish_reload() {
   reloaded_ = true;
   go_live(*rebuilt, host_.get());
   host_ = std::move(rebuilt);
+  ++host_generation_;
   advance_to_now();
   metrics_.reload_successful.Set(1);
   metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
@@ -1221,14 +1227,8 @@ void Daemon::Impl::update_log_metrics() {
   was = now;
 }
 
-// What a scrape reports, copied on the event loop at one instant; written out from there on.
-struct Daemon::Impl::MetricsCopy {
-  std::vector<prometheus::MetricFamily> own;  // the daemon's registry: a few dozen samples
-  std::optional<EngineMetricsSnapshot> engine;
-  double started_at_seconds = 0.0;
-};
-
-Daemon::Impl::MetricsCopy Daemon::Impl::copy_metrics() {
+// What a scrape reports: the daemon's own figures now, the engine's a slice per turn after.
+std::unique_ptr<MetricsCopy> Daemon::Impl::start_metrics_copy() {
   advance_to_now();
   update_log_metrics();
   if (host_) {
@@ -1237,47 +1237,21 @@ Daemon::Impl::MetricsCopy Daemon::Impl::copy_metrics() {
           .Set(static_cast<double>(host_->shops().admitted(static_cast<std::uint32_t>(p))));
     }
   }
-  MetricsCopy copy;
-  copy.own = metrics_.registry->Collect();
-  if (host_) copy.engine = snapshot_engine_metrics(*host_, host_->engine().watermark());
-  copy.started_at_seconds = to_seconds(started_at_.time_since_epoch());
-  return copy;
+  return std::make_unique<MetricsCopy>(
+      metrics_.registry->Collect(), to_seconds(started_at_.time_since_epoch()), [this] {
+        return std::pair<const EngineHost*, std::uint64_t>{host_.get(), host_generation_};
+      });
 }
 
-std::string Daemon::Impl::render_metrics(const MetricsCopy& copy) {
-  std::string text = prometheus::TextSerializer().Serialize(copy.own);
-  if (copy.engine) write_engine_metrics(*copy.engine, text);
-  text += prometheus::TextSerializer().Serialize(collect_process_metrics(copy.started_at_seconds));
-  return text;
+std::string Daemon::Impl::metrics_text() {
+  const std::unique_ptr<MetricsCopy> copy = start_metrics_copy();
+  while (!copy->step()) {
+  }
+  return copy->render();
 }
 
-std::string Daemon::Impl::metrics_text() { return render_metrics(copy_metrics()); }
-
-// Only the copy is taken on the loop; writing tens of megabytes of text and compressing them
-// happen on the worker, so ingest and timers wait milliseconds for a scrape, not its whole time.
 void Daemon::Impl::metrics(bool gzip, std::function<void(MetricsBody)> done) {
-  auto copy = std::make_shared<const MetricsCopy>(copy_metrics());
-  net::post(metrics_worker_, [this, copy = std::move(copy), gzip, done = std::move(done)] {
-    MetricsBody body;
-    std::string failure;
-    try {
-      body.text = render_metrics(*copy);
-      if (gzip) {
-        if (auto compressed = gzip_compress(body.text)) {
-          body.text = std::move(*compressed);
-          body.gzipped = true;
-        }
-      }
-    } catch (const std::exception& error) {
-      body = MetricsBody{};
-      body.failed = true;
-      failure = error.what();
-    }
-    net::post(io_, [this, done, body = std::move(body), failure = std::move(failure)]() mutable {
-      if (body.failed) on_http_refusal(Listener::kAdmin, RefusalReason::kInternalError, failure);
-      done(std::move(body));
-    });
-  });
+  scrapes_.request(gzip, std::move(done));
 }
 
 std::optional<boost::json::object> Daemon::Impl::at_risk(const AtRiskQuery& query) {

@@ -1,5 +1,6 @@
 #include "engine_metrics.h"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <utility>
@@ -120,43 +121,74 @@ ClientMetric histogram_metric(std::vector<ClientMetric::Label> labels,
 
 }  // namespace
 
-EngineMetricsSnapshot snapshot_engine_metrics(const EngineHost& host, Instant at) {
-  EngineMetricsSnapshot snapshot;
+EngineMetricsCopier::EngineMetricsCopier(const EngineHost& host, Instant at) {
   const RuleSet& rules = host.rules();
-  // (platform, SLA) -> index into snapshot.bounds
-  std::vector<std::vector<std::uint32_t>> bounds_index(rules.platforms.size());
+  bounds_index_.resize(rules.platforms.size());
   for (std::uint32_t p = 0; p < rules.platforms.size(); ++p) {
     const PlatformRules& platform = rules.platforms[p];
-    EngineMetricsSnapshot::Platform& out = snapshot.platforms.emplace_back();
+    EngineMetricsSnapshot::Platform& out = snapshot_.platforms.emplace_back();
     out.name = platform.platform;
     out.counts = host.platform_counts(p);
     for (std::uint32_t s = 0; s < platform.slas.size(); ++s) {
       const Sla& sla = platform.slas[s];
       if (sla.objective) out.objectives.emplace_back(sla.name, *sla.objective);
-      bounds_index[p].push_back(static_cast<std::uint32_t>(snapshot.bounds.size()));
-      snapshot.bounds.push_back(host.bucket_bounds(SlaRef{p, 0, s}));
+      bounds_index_[p].push_back(static_cast<std::uint32_t>(snapshot_.bounds.size()));
+      snapshot_.bounds.push_back(host.bucket_bounds(SlaRef{p, 0, s}));
     }
     // A platform without service hours is always open.
     if (platform.service_hours) {
       out.service_open = ServiceHours(&*platform.service_hours, platform.timezone).is_open(at);
     }
   }
-  snapshot.series = host.engine().figures(at);
-  snapshot.histograms.reserve(snapshot.series.size());
-  for (const SlaFigures& figures : snapshot.series) {
+  // Room for every series now: growing these vectors half-way would move everything taken so
+  // far, and fault in the new memory, within one slice (a first scrape's longest slices were
+  // those).
+  std::size_t most_slas = 0;
+  std::size_t most_bounds = 0;
+  for (const PlatformRules& platform : rules.platforms) {
+    most_slas = std::max(most_slas, platform.slas.size());
+  }
+  for (const std::vector<double>& bounds : snapshot_.bounds) {
+    most_bounds = std::max(most_bounds, bounds.size());
+  }
+  const std::size_t series = host.engine().shop_count() * most_slas;
+  const std::size_t room = series + series / 8;  // and shops that come during the copy
+  snapshot_.series.reserve(room);
+  snapshot_.histograms.reserve(room);
+  snapshot_.bucket_counts.reserve(room * most_bounds);
+}
+
+bool EngineMetricsCopier::step(const EngineHost& host, Instant at, std::size_t max_series) {
+  if (done_) return true;
+  std::vector<SlaFigures>& series = snapshot_.series;
+  const std::size_t first = series.size();
+  const bool more = first == 0
+                        ? host.engine().figures_after(at, {}, {}, max_series, series)
+                        : host.engine().figures_after(at, series.back().platform,
+                                                      series.back().shop, max_series, series);
+  for (std::size_t i = first; i < series.size(); ++i) {
+    const SlaFigures& figures = series[i];
     EngineMetricsSnapshot::Histogram histogram;
-    histogram.bounds = bounds_index[figures.ref.platform][figures.ref.sla];
+    histogram.bounds = bounds_index_[figures.ref.platform][figures.ref.sla];
     if (const ResponseHistogram* observed = host.histogram(figures.ref)) {
       histogram.observed = true;
-      histogram.first_count = static_cast<std::uint32_t>(snapshot.bucket_counts.size());
-      snapshot.bucket_counts.insert(snapshot.bucket_counts.end(), observed->bucket_counts.begin(),
-                                    observed->bucket_counts.end());
+      histogram.first_count = static_cast<std::uint32_t>(snapshot_.bucket_counts.size());
+      snapshot_.bucket_counts.insert(snapshot_.bucket_counts.end(), observed->bucket_counts.begin(),
+                                     observed->bucket_counts.end());
       histogram.sum = observed->sum;
       histogram.count = observed->count;
     }
-    snapshot.histograms.push_back(histogram);
+    snapshot_.histograms.push_back(histogram);
   }
-  return snapshot;
+  done_ = !more;
+  return done_;
+}
+
+EngineMetricsSnapshot snapshot_engine_metrics(const EngineHost& host, Instant at) {
+  EngineMetricsCopier copier(host, at);
+  while (!copier.step(host, at, std::numeric_limits<std::size_t>::max() / 2)) {
+  }
+  return std::move(copier.snapshot());
 }
 
 std::vector<MetricFamily> collect_engine_metrics(const EngineHost& host, Instant at) {

@@ -39,6 +39,26 @@ struct EngineMetricsSnapshot {
 
 EngineMetricsSnapshot snapshot_engine_metrics(const EngineHost& host, Instant at);
 
+// Takes the same snapshot in bounded slices (Engine::figures_after), so that ingest and timers
+// run between them: the platforms and bucket bounds when constructed, then whole shops in name
+// order at each step, each shop's figures at the instant its slice is taken. Every step must be
+// given the host it was constructed with (the daemon starts over when a reload replaces it).
+class EngineMetricsCopier {
+ public:
+  EngineMetricsCopier(const EngineHost& host, Instant at);
+  // Copies about `max_series` more series, evaluated at `at`; true once every shop is copied.
+  bool step(const EngineHost& host, Instant at, std::size_t max_series);
+  bool done() const { return done_; }
+  EngineMetricsSnapshot& snapshot() { return snapshot_; }
+  const EngineMetricsSnapshot& snapshot() const { return snapshot_; }
+
+ private:
+  EngineMetricsSnapshot snapshot_;
+  // (platform, SLA) -> index into snapshot_.bounds
+  std::vector<std::vector<std::uint32_t>> bounds_index_;
+  bool done_ = false;
+};
+
 // Appends the families of docs/metrics.md to `out` as Prometheus text (format 0.0.4), byte for byte
 // what prometheus-cpp's TextSerializer writes for collect_engine_metrics' families.
 void write_engine_metrics(const EngineMetricsSnapshot& snapshot, std::string& out);

@@ -381,9 +381,14 @@ class HttpServer::Session final : public SessionBase,
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
     lowest().expires_after(steady(shared_->limits.read_timeout));
+    // A large body (a scrape's megabytes) goes out a bounded piece per turn of the event loop:
+    // one send of all of it copies megabytes into the socket while every other request waits.
+    serializer_.emplace(*response_);
+    serializer_->limit(kMaxWriteBytes);
     http::async_write(
-        stream_, *response_,
+        stream_, *serializer_,
         [self = shared_from_this(), keep_alive, drain_after](beast::error_code error, std::size_t) {
+          self->serializer_.reset();
           self->response_.reset();
           self->release_body();
           if (error) return self->close();
@@ -486,6 +491,8 @@ class HttpServer::Session final : public SessionBase,
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<HttpResponse> response_;
+  std::optional<http::response_serializer<http::string_body>> serializer_;  // of response_
+  static constexpr std::size_t kMaxWriteBytes = std::size_t{256} * 1024;
   std::string drain_buffer_;
   std::size_t drained_ = 0;
   std::uint64_t reserved_ = 0;      // of the listener's body budget

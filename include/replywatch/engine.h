@@ -209,6 +209,15 @@ class Engine {
   // shop and SLA name; windows are evaluated at `at`.
   std::vector<SlaFigures> figures(Instant at) const;
 
+  // The same entries a bounded slice at a time, so that a scrape can copy them between other
+  // work: appends the series of the shops after (`after_platform`, `after_shop`) in that order
+  // (from the first shop when `after_platform` is empty), whole shops, until `max_series` are
+  // appended (at least one shop). Returns false when no shop is left after the last appended.
+  // Resuming by name, not by position, keeps a shop first seen between two slices from shifting
+  // the others: it is listed if it sorts after the slices already taken.
+  bool figures_after(Instant at, std::string_view after_platform, std::string_view after_shop,
+                     std::size_t max_series, std::vector<SlaFigures>& out) const;
+
   // Calls `visit` once per (open round, SLA) that scores it and has not decided it.
   void for_each_open_round(const std::function<void(const OpenRoundView&)>& visit) const;
 
