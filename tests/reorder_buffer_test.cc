@@ -76,3 +76,44 @@ TEST_CASE("reorder_buffer: a drained burst gives its slots back", "[reorder_buff
   while (!buffer.empty()) buffer.pop();
   CHECK(buffer.slot_capacity() > 0);
 }
+
+namespace {
+
+// The buffer's snapshot bytes: what a restore would see of it.
+std::string saved(const ReorderBuffer& buffer) {
+  std::string bytes;
+  {
+    replywatch::SnapshotWriter out([&](std::string_view piece) { bytes.append(piece); });
+    buffer.save(out);
+    out.flush();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("reorder_buffer: front and drop_front hand out events as pop does, in place",
+          "[reorder_buffer]") {
+  ReorderBuffer popped;
+  ReorderBuffer dropped;
+  for (int i = 0; i < 50; ++i) {
+    // Long ids and conversations too, which live on the heap rather than in the string.
+    const std::string id = (i % 2 == 0 ? "a-rather-long-event-id-" : "") + std::to_string(i);
+    popped.push(event_at(i % 7, id));
+    dropped.push(event_at(i % 7, id));
+  }
+  for (int i = 0; i < 30; ++i) {
+    const Event expected = popped.pop();
+    REQUIRE(dropped.front_ts() == expected.ts);
+    Event& front = dropped.front();
+    REQUIRE(front.id == expected.id);
+    REQUIRE(front.conversation == expected.conversation);
+    dropped.drop_front();
+  }
+  // The dropped slots hold nothing of their events, as popped ones do: the same snapshot.
+  CHECK(saved(dropped) == saved(popped));
+  // Reused slots take new events whole.
+  popped.push(event_at(1, "new"));
+  dropped.push(event_at(1, "new"));
+  CHECK(dropped.front().id == popped.pop().id);
+}

@@ -95,7 +95,7 @@ class ConversationIndex {
 
   void grow() {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() + old.size() / 2, Slot{});
+    slots_ = advised_vector<Slot>(old.empty() ? 16 : old.size() + old.size() / 2);
     for (const Slot& slot : old) {
       if (slot.index != kNone) place(slot);
     }

@@ -96,7 +96,7 @@ class DedupTable {
   // Drops every entry whose retention ended before `now`.
   void drop_expired(Instant now) {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.size(), Slot{});
+    slots_ = advised_vector<Slot>(old.size());
     size_ = 0;
     earliest_expiry_ = kInstantMax;
     for (const Slot& slot : old) {
@@ -212,7 +212,7 @@ class DedupTable {
       size += size / 4;
     }
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(size, Slot{});
+    slots_ = advised_vector<Slot>(size);
     size_ = 0;
     earliest_expiry_ = kInstantMax;
     for (const Slot& slot : old) {

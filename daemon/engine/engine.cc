@@ -182,6 +182,10 @@ struct Engine::State {
   void sweep_conversations(Instant now);
 
   // --- events ---
+  // The public offers take their event by value; from there on it is passed by reference and
+  // moved once, into the reorder buffer (each move of an event copies its seven strings).
+  OfferResult offer_keyed(Event& event, const EventKey& key);
+  OfferResult offer_claimed(Event& event);
   void apply(Event& event);
   std::uint32_t shop_for(std::uint32_t platform, const std::string& name, Instant now);
   std::uint32_t conversation_for(std::uint32_t shop, const std::string& key);
@@ -290,9 +294,11 @@ void Engine::State::run(Instant bound, bool inclusive) {
     if (!event_ready && !timer_ready) break;
     // Events win ties: a reply at exactly the deadline is met.
     if (event_ready && (!timer_ready || buffer.front_ts() <= timers.front().due)) {
-      Event event = buffer.pop();
+      // Applied where it waited, then dropped: no move out of the buffer.
+      Event& event = buffer.front();
       if (event.ts >= next_sweep) sweep_conversations(event.ts);
       apply(event);
+      buffer.drop_front();
     } else {
       fire(timers.pop());
     }
@@ -741,7 +747,7 @@ void Engine::set_effect_sink(EffectSink* sink) {
 
 OfferResult Engine::offer(Event event) {
   const EventKey key = key_of(event);
-  return offer(std::move(event), key);
+  return state_->offer_keyed(event, key);
 }
 
 EventKey Engine::key_of(const Event& event) const {
@@ -755,14 +761,17 @@ EventKey Engine::key_of(const Event& event) const {
 }
 
 OfferResult Engine::offer(Event event, const EventKey& key) {
-  State& s = *state_;
+  return state_->offer_keyed(event, key);
+}
+
+OfferResult Engine::State::offer_keyed(Event& event, const EventKey& key) {
   // A key stops making duplicates once the watermark has passed its first ts + retention.
-  if (s.dedup.insert_unless_present(Hash128{key.low, key.high},
-                                    event.ts + s.options.dedup_retention, s.watermark)) {
-    ++s.counters.duplicates;
+  if (dedup.insert_unless_present(Hash128{key.low, key.high}, event.ts + options.dedup_retention,
+                                  watermark)) {
+    ++counters.duplicates;
     return OfferResult{true, false};
   }
-  return offer_claimed(std::move(event));
+  return offer_claimed(event);
 }
 
 bool Engine::claim(const EventKey& key, Instant ts, Instant as_of) {
@@ -773,20 +782,21 @@ bool Engine::claim(const EventKey& key, Instant ts, Instant as_of) {
 
 void Engine::release(const EventKey& key) { state_->dedup.forget(Hash128{key.low, key.high}); }
 
-OfferResult Engine::offer_claimed(Event event) {
-  State& s = *state_;
-  ++s.counters.accepted;
+OfferResult Engine::offer_claimed(Event event) { return state_->offer_claimed(event); }
 
-  if (event.ts < s.watermark) {
-    ++s.counters.late;
-    if (event.ts <= s.apply_limit) {
-      s.late_effect = std::min(s.watermark, s.apply_limit);
-      s.apply(event);
-      s.late_effect = kInstantMin;
+OfferResult Engine::State::offer_claimed(Event& event) {
+  ++counters.accepted;
+
+  if (event.ts < watermark) {
+    ++counters.late;
+    if (event.ts <= apply_limit) {
+      late_effect = std::min(watermark, apply_limit);
+      apply(event);
+      late_effect = kInstantMin;
     }
     return OfferResult{false, true};
   }
-  s.buffer.push(std::move(event));
+  buffer.push(std::move(event));
   return OfferResult{false, false};
 }
 

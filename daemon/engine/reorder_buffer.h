@@ -36,6 +36,23 @@ class ReorderBuffer {
   // The earliest waiting event's ts; only when not empty.
   Instant front_ts() const { return heap_.front().ts; }
 
+  // The earliest waiting event, in place; only when not empty. Valid until the next push.
+  Event& front() { return slots_[heap_.front().slot]; }
+
+  // Drops the earliest waiting event, leaving its slot's strings empty as pop() does.
+  void drop_front() {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    const std::uint32_t slot = heap_.back().slot;
+    heap_.pop_back();
+    Event& event = slots_[slot];
+    for (std::string* text : {&event.id, &event.platform, &event.shop, &event.conversation,
+                              &event.bot, &event.agent, &event.channel}) {
+      text->clear();
+    }
+    free_slots_.push_back(slot);
+    if (heap_.empty() && slots_.size() > kKeptSlots) release();
+  }
+
   Event pop() {
     std::pop_heap(heap_.begin(), heap_.end(), later);
     const Handle handle = heap_.back();
@@ -122,10 +139,14 @@ class ReorderBuffer {
     std::uint32_t slot;
   };
 
-  static bool later(const Handle& a, const Handle& b) {
-    if (a.ts != b.ts) return a.ts > b.ts;
-    return a.arrival > b.arrival;
-  }
+  // A function object, so that the heap's sift loops inline the comparison.
+  struct Later {
+    bool operator()(const Handle& a, const Handle& b) const {
+      if (a.ts != b.ts) return a.ts > b.ts;
+      return a.arrival > b.arrival;
+    }
+  };
+  static constexpr Later later{};
 
   static constexpr std::size_t kKeptSlots = 1024;
 
