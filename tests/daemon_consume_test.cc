@@ -15,6 +15,7 @@
 namespace {
 
 using rwtest::DaemonProcess;
+using rwtest::eventually;
 using rwtest::http_call;
 using rwtest::now_ms;
 using rwtest::TempDir;
@@ -64,17 +65,6 @@ double series(const std::map<std::string, double>& metrics, const std::string& n
   const auto found =
       metrics.find(name + R"({platform="testchat",shop=")" + shop + R"(",sla="reply_1h"})");
   return found == metrics.end() ? 0 : found->second;
-}
-
-// Real servers, real time: polls until `done` or 20 s.
-template <typename Done>
-bool eventually(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
 }
 
 bool has_figures(unsigned short admin_port, const std::string& shop) {

@@ -21,6 +21,7 @@
 namespace {
 
 using rwtest::DaemonProcess;
+using rwtest::eventually;
 using rwtest::http_call;
 using rwtest::now_ms;
 using rwtest::TempDir;
@@ -104,17 +105,6 @@ class StreamProbe {
   natsConnection* connection_ = nullptr;
   jsCtx* context_ = nullptr;
 };
-
-// Real servers, real time: polls until `done` or 20 s.
-template <typename Done>
-bool eventually(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 }  // namespace
 

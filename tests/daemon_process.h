@@ -122,6 +122,17 @@ class DaemonProcess {
   bool eof_ = false;
 };
 
+// Real servers, real time: polls `done` every 20 ms until it holds or 20 s have passed.
+template <typename Done>
+bool eventually(Done done) {
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
 inline std::map<std::string, double> scrape(const DaemonProcess& daemon) {
   return scrape(daemon.admin_port());
 }

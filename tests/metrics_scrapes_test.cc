@@ -3,8 +3,6 @@
 // Both the loop and the worker are io_contexts this test runs by hand: nothing sleeps.
 #include "metrics_scrapes.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -14,9 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "gunzip.h"
+
 using replywatch::server::MetricsBody;
 using replywatch::server::MetricsScrapes;
 using replywatch::server::ScrapeCopy;
+using rwtest::gunzip;
 
 namespace {
 
@@ -80,25 +81,6 @@ struct Harness {
     return done;
   }
 };
-
-std::string gunzip(const std::string& compressed) {
-  z_stream stream{};
-  REQUIRE(inflateInit2(&stream, 15 + 16) == Z_OK);
-  std::string out(1 << 16, '\0');
-  std::string result;
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  stream.avail_in = static_cast<uInt>(compressed.size());
-  int status = Z_OK;
-  while (status == Z_OK) {
-    stream.next_out = reinterpret_cast<Bytef*>(out.data());
-    stream.avail_out = static_cast<uInt>(out.size());
-    status = inflate(&stream, Z_NO_FLUSH);
-    result.append(out.data(), out.size() - stream.avail_out);
-  }
-  inflateEnd(&stream);
-  REQUIRE(status == Z_STREAM_END);
-  return result;
-}
 
 }  // namespace
 
