@@ -237,6 +237,11 @@ class Daemon::Impl final {
               const std::string& peer);
   void on_http_refusal(Listener listener, RefusalReason reason, const std::string& detail);
   std::unique_ptr<EngineHost> new_host(std::shared_ptr<const RuleSet> rules) const;
+  // Every replacement of host_ goes through here, so a scrape under way sees it.
+  void set_host(std::unique_ptr<EngineHost> host) {
+    host_ = std::move(host);
+    ++host_generation_;
+  }
 
   DaemonConfig config_;
   const TimeSource& time_;
@@ -429,7 +434,7 @@ bool Daemon::Impl::open_stream() {
 void Daemon::Impl::finish_stream_start() {
   if (stopping_) return;
   if (config_.consume.consumes_any()) return start_consuming();
-  host_ = new_host(rules_);
+  set_host(new_host(rules_));
   go_live(*host_, nullptr);
   advance_to_now();
   arm_resend_timer();
@@ -482,7 +487,7 @@ void Daemon::Impl::start_consuming() {
       StateRebuild::newest_snapshot(inputs, snapshots_->store(), 1, bounds.last + 1, report);
   storage::Sequence position = bounds.first;
   if (choice.host) {
-    host_ = std::move(choice.host);
+    set_host(std::move(choice.host));
     unjournaled_ = std::move(choice.unlogged);
     position = choice.sequence;
     if (position < bounds.first) {
@@ -492,7 +497,7 @@ void Daemon::Impl::start_consuming() {
           position, bounds.first - 1, choice.path);
     }
   } else {
-    host_ = new_host(rules_);
+    set_host(new_host(rules_));
   }
   identity_ = inputs.identity;
   applied_end_ = position;
@@ -849,8 +854,7 @@ void Daemon::Impl::finish_restore() {
     metrics_.log_skipped.Increment(static_cast<double>(report.damaged_records));
   }
   const double seconds = to_seconds(time_.steady_now() - rebuild_started_);
-  host_ = rebuild_->take_host();
-  ++host_generation_;
+  set_host(rebuild_->take_host());
   unjournaled_ = rebuild_->take_unlogged();
   identity_ = rule_set_identity(*rules_, config_.dedup_retention, config_.max_shops);
   rebuild_.reset();
@@ -888,8 +892,7 @@ void Daemon::Impl::finish_reload() {
   retention_waits_for_ = applied_end_;
   reloaded_ = true;
   go_live(*rebuilt, host_.get());
-  host_ = std::move(rebuilt);
-  ++host_generation_;
+  set_host(std::move(rebuilt));
   advance_to_now();
   metrics_.reload_successful.Set(1);
   metrics_.reload_timestamp.Set(to_seconds(time_.now().time_since_epoch()));
