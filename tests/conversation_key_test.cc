@@ -42,5 +42,6 @@ TEST_CASE("conversation_key: copies, moves and reassignment keep their own bytes
 
   std::vector<ConversationKey> many;
   for (int i = 0; i < 100; ++i) many.emplace_back(std::string(static_cast<std::size_t>(i), 'k'));
-  for (int i = 0; i < 100; ++i) CHECK(many[static_cast<std::size_t>(i)].view().size() == i);
+  for (int i = 0; i < 100; ++i)
+    CHECK(many[static_cast<std::size_t>(i)].view().size() == static_cast<std::size_t>(i));
 }
