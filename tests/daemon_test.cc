@@ -222,7 +222,7 @@ TEST_CASE("Signed ingest takes only fresh requests signed with the secret", "[da
         {"Content-Type", "application/json"},
         {"X-Replywatch-Timestamp", timestamp},
         {"X-Replywatch-Signature",
-         "sha256=" + replywatch::server::sign_request(secret, timestamp, body)}};
+         "sha256=" + replywatch::adapters::sign_request(secret, timestamp, body)}};
   };
   const std::int64_t now_s = now_ms() / 1000;
   const auto port = daemon.ingest_port();

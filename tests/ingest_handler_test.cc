@@ -39,7 +39,7 @@ using replywatch::server::IngestBackend;
 using replywatch::server::IngestCommit;
 using replywatch::server::IngestSettings;
 using replywatch::server::kListedRejections;
-using replywatch::server::sign_request;
+using replywatch::adapters::sign_request;
 
 namespace http = boost::beast::http;
 

@@ -194,7 +194,7 @@ TEST_CASE("mapping: the POST /v1/events signature: good, wrong secret, stale, mi
     return refusal->reason;
   };
   CHECK(refused(request(body, "1795137390", sign("other", "1795137390", body))) ==
-        "signature does not match");
+        "X-Replywatch-Signature does not match");
   CHECK_THAT(refused(request(body, "1795137099", sign("dy-bridge-secret", "1795137099", body))),
              Catch::Contains("300 s"));
   CHECK_THAT(refused(TestRequest(body, kNow)), Catch::Contains("missing"));
@@ -207,7 +207,7 @@ TEST_CASE("mapping: the POST /v1/events signature: good, wrong secret, stale, mi
   std::string tampered = body;
   tampered.replace(tampered.find("kf_01"), 5, "kf_02");
   CHECK(refused(request(tampered, "1795137390", sign("dy-bridge-secret", "1795137390", body))) ==
-        "signature does not match");
+        "X-Replywatch-Signature does not match");
 }
 
 TEST_CASE("mapping: timestamps as RFC 3339, epoch seconds or milliseconds, auto or forced",

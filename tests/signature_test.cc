@@ -12,10 +12,12 @@
 
 using replywatch::Duration;
 using replywatch::Instant;
-using replywatch::server::sign_request;
-using replywatch::server::signature_check_name;
-using replywatch::server::SignatureCheck;
-using replywatch::server::verify_request;
+using replywatch::adapters::kReplywatchSignatureHeaders;
+using replywatch::adapters::sign_request;
+using replywatch::adapters::signature_check_text;
+using replywatch::adapters::SignatureCheck;
+using replywatch::adapters::SignatureHeaders;
+using replywatch::adapters::verify_request;
 
 namespace {
 
@@ -155,12 +157,15 @@ TEST_CASE("signature: a signature of the wrong length is a wrong signature", "[s
         SignatureCheck::kWrongSignature);
 }
 
-TEST_CASE("signature: every check has a readable name", "[signature]") {
-  CHECK(signature_check_name(SignatureCheck::kValid) == "valid");
-  for (SignatureCheck check : {SignatureCheck::kMissing, SignatureCheck::kBadTimestamp,
-                               SignatureCheck::kStale, SignatureCheck::kWrongSignature}) {
-    CHECK_FALSE(signature_check_name(check).empty());
-    CHECK(signature_check_name(check) != "valid");
-    CHECK(signature_check_name(check) != "unknown");
-  }
+TEST_CASE("signature: every refusal names the header at fault", "[signature]") {
+  CHECK(signature_check_text(SignatureCheck::kValid, kReplywatchSignatureHeaders) == "valid");
+  CHECK(signature_check_text(SignatureCheck::kMissing, kReplywatchSignatureHeaders) ==
+        "missing X-Replywatch-Signature or X-Replywatch-Timestamp header");
+  CHECK(signature_check_text(SignatureCheck::kBadTimestamp, kReplywatchSignatureHeaders) ==
+        "X-Replywatch-Timestamp is not Unix seconds");
+  CHECK(signature_check_text(SignatureCheck::kStale, kReplywatchSignatureHeaders) ==
+        "X-Replywatch-Timestamp is more than 300 s from the server's clock");
+  const SignatureHeaders chatwoot{"X-Chatwoot-Timestamp", "X-Chatwoot-Signature"};
+  CHECK(signature_check_text(SignatureCheck::kWrongSignature, chatwoot) ==
+        "X-Chatwoot-Signature does not match");
 }

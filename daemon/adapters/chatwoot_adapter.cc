@@ -5,21 +5,19 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 
 #include "adapter_factory.h"
-#include "hmac.h"
+#include "signature.h"
 
 namespace replywatch::adapters {
 namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view kSignatureHeader = "X-Chatwoot-Signature";
-constexpr std::string_view kTimestampHeader = "X-Chatwoot-Timestamp";
-constexpr std::string_view kSignaturePrefix = "sha256=";
-constexpr std::int64_t kSignatureWindowSeconds = 300;
+// Chatwoot signs as POST /v1/events does (signature.h), under its own header names.
+constexpr SignatureHeaders kChatwootSignatureHeaders{"X-Chatwoot-Timestamp",
+                                                     "X-Chatwoot-Signature"};
 
 AdapterRefusal unauthorized(std::string reason) {
   return {AdapterRefusalKind::kUnauthorized, std::move(reason), ""};
@@ -27,6 +25,19 @@ AdapterRefusal unauthorized(std::string reason) {
 
 AdapterRefusal unprocessable(std::string reason, std::string pointer) {
   return {AdapterRefusalKind::kUnprocessable, std::move(reason), std::move(pointer)};
+}
+
+std::string_view timestamp_of(const AdapterRequest& request) {
+  return request.header(kChatwootSignatureHeaders.timestamp).value_or("");
+}
+
+std::string_view signature_of(const AdapterRequest& request) {
+  return request.header(kChatwootSignatureHeaders.signature).value_or("");
+}
+
+std::optional<AdapterRefusal> refusal_for(SignatureCheck check) {
+  if (check == SignatureCheck::kValid) return std::nullopt;
+  return unauthorized(signature_check_text(check, kChatwootSignatureHeaders));
 }
 
 // A member that is present and not null.
@@ -143,39 +154,14 @@ class ChatwootAdapter final : public Adapter {
 
   std::optional<AdapterRefusal> check_headers(const AdapterRequest& request) const override {
     if (!settings_.secret) return std::nullopt;
-    const auto timestamp = request.header(kTimestampHeader);
-    const auto signature = request.header(kSignatureHeader);
-    if (!timestamp || !signature || timestamp->empty() || signature->empty()) {
-      return unauthorized("missing X-Chatwoot-Signature or X-Chatwoot-Timestamp header");
-    }
-    std::int64_t seconds = 0;
-    const char* end = timestamp->data() + timestamp->size();
-    const auto [ptr, error] = std::from_chars(timestamp->data(), end, seconds);
-    if (error != std::errc{} || ptr != end) {
-      return unauthorized("X-Chatwoot-Timestamp is not Unix seconds");
-    }
-    const std::int64_t now =
-        std::chrono::duration_cast<std::chrono::seconds>(request.now.time_since_epoch()).count();
-    if (seconds < now - kSignatureWindowSeconds || seconds > now + kSignatureWindowSeconds) {
-      return unauthorized("X-Chatwoot-Timestamp is more than 300 s from the server's clock");
-    }
-    if (!signature->starts_with(kSignaturePrefix)) {
-      return unauthorized("X-Chatwoot-Signature is not sha256=HEX");
-    }
-    return std::nullopt;
+    return refusal_for(
+        check_signature_headers(timestamp_of(request), signature_of(request), request.now));
   }
 
   std::optional<AdapterRefusal> authenticate(const AdapterRequest& request) const override {
     if (!settings_.secret) return std::nullopt;
-    if (auto refusal = check_headers(request)) return refusal;
-    const std::string expected = to_lower_hex(
-        hmac_sha256(*settings_.secret, {*request.header(kTimestampHeader), ".", request.body}));
-    std::string_view given = *request.header(kSignatureHeader);
-    given.remove_prefix(kSignaturePrefix.size());
-    if (!equal_in_constant_time(given, expected)) {
-      return unauthorized("X-Chatwoot-Signature does not match");
-    }
-    return std::nullopt;
+    return refusal_for(verify_request(*settings_.secret, timestamp_of(request),
+                                      signature_of(request), request.body, request.now));
   }
 
   std::variant<MappedEvents, AdapterRefusal> map(const AdapterRequest& request) const override {

@@ -10,6 +10,7 @@
 #include "body_fields.h"
 #include "hmac.h"
 #include "mapping_config.h"
+#include "signature.h"
 
 namespace replywatch::adapters {
 namespace {
@@ -18,46 +19,30 @@ using mapping::FieldSource;
 using mapping::MappingConfig;
 using mapping::TimeFormat;
 
-constexpr auto kSignatureWindow = std::chrono::seconds(300);
 constexpr double kEpochMillisFrom = 1e11;  // 1973 in ms, 5138 in s: below it a number is seconds
 
 AdapterRefusal unauthorized(std::string reason) {
   return AdapterRefusal{AdapterRefusalKind::kUnauthorized, std::move(reason), ""};
 }
 
-// X-Replywatch-Timestamp / X-Replywatch-Signature as on POST /v1/events (docs/events.md): what
-// needs no body (both headers, the timestamp inside the window).
+// X-Replywatch-Timestamp / X-Replywatch-Signature as on POST /v1/events (docs/events.md).
+std::optional<AdapterRefusal> signature_refusal(SignatureCheck check) {
+  if (check == SignatureCheck::kValid) return std::nullopt;
+  return unauthorized(signature_check_text(check, kReplywatchSignatureHeaders));
+}
+
 std::optional<AdapterRefusal> check_signature_headers(const AdapterRequest& request) {
-  const auto timestamp = request.header("X-Replywatch-Timestamp");
-  const auto signature = request.header("X-Replywatch-Signature");
-  if (!timestamp || !signature || timestamp->empty() || signature->empty()) {
-    return unauthorized("missing X-Replywatch-Signature or X-Replywatch-Timestamp");
-  }
-  std::int64_t seconds = 0;
-  const char* end = timestamp->data() + timestamp->size();
-  auto [ptr, ec] = std::from_chars(timestamp->data(), end, seconds);
-  if (ec != std::errc{} || ptr != end || seconds < 0 || timestamp->size() > 12) {
-    return unauthorized("X-Replywatch-Timestamp is not Unix seconds");
-  }
-  // Whole seconds on both sides, as on POST /v1/events: exactly 300 s away is inside.
-  const auto skew = std::chrono::floor<std::chrono::seconds>(request.now.time_since_epoch()) -
-                    std::chrono::seconds(seconds);
-  if (skew > kSignatureWindow || skew < -kSignatureWindow) {
-    return unauthorized("X-Replywatch-Timestamp is more than 300 s from the server's clock");
-  }
-  return std::nullopt;
+  return signature_refusal(adapters::check_signature_headers(
+      request.header(kReplywatchSignatureHeaders.timestamp).value_or(""),
+      request.header(kReplywatchSignatureHeaders.signature).value_or(""), request.now));
 }
 
 std::optional<AdapterRefusal> check_signature(const AdapterRequest& request,
                                               const std::string& secret) {
-  if (auto refusal = check_signature_headers(request)) return refusal;
-  const auto timestamp = request.header("X-Replywatch-Timestamp");
-  const auto signature = request.header("X-Replywatch-Signature");
-  const std::string expected =
-      "sha256=" + to_lower_hex(hmac_sha256(secret, {*timestamp, ".", request.body}));
-  if (!equal_in_constant_time(*signature, expected))
-    return unauthorized("signature does not match");
-  return std::nullopt;
+  return signature_refusal(
+      verify_request(secret, request.header(kReplywatchSignatureHeaders.timestamp).value_or(""),
+                     request.header(kReplywatchSignatureHeaders.signature).value_or(""),
+                     request.body, request.now));
 }
 
 std::optional<AdapterRefusal> check_bearer(const AdapterRequest& request,

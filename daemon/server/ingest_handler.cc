@@ -452,11 +452,13 @@ std::optional<HttpResponse> check_ingest_header(const HttpRequest& header,
   if (!settings.secret || path_of(header) != "/v1/events" || header.method() != http::verb::post) {
     return std::nullopt;
   }
-  const SignatureCheck check = check_signature_headers(
-      header["X-Replywatch-Timestamp"], header["X-Replywatch-Signature"], backend.now());
-  if (check == SignatureCheck::kValid) return std::nullopt;
-  backend.count_refused_request(RefusalReason::kBadSignature, signature_check_name(check));
-  return error_response(header.version(), http::status::unauthorized, signature_check_name(check));
+  const adapters::SignatureHeaders names = adapters::kReplywatchSignatureHeaders;
+  const adapters::SignatureCheck check = adapters::check_signature_headers(
+      header[names.timestamp], header[names.signature], backend.now());
+  if (check == adapters::SignatureCheck::kValid) return std::nullopt;
+  const std::string text = adapters::signature_check_text(check, names);
+  backend.count_refused_request(RefusalReason::kBadSignature, text);
+  return error_response(header.version(), http::status::unauthorized, text);
 }
 
 void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
@@ -483,12 +485,13 @@ void handle_ingest_request(HttpRequest request, const IngestSettings& settings,
                   request.method_string(), "use POST");
   }
   if (settings.secret) {
-    const SignatureCheck check =
-        verify_request(*settings.secret, request["X-Replywatch-Timestamp"],
-                       request["X-Replywatch-Signature"], request.body(), backend.now());
-    if (check != SignatureCheck::kValid) {
-      return refuse(http::status::unauthorized, RefusalReason::kBadSignature,
-                    signature_check_name(check), signature_check_name(check));
+    const adapters::SignatureHeaders names = adapters::kReplywatchSignatureHeaders;
+    const adapters::SignatureCheck check =
+        adapters::verify_request(*settings.secret, request[names.timestamp],
+                                 request[names.signature], request.body(), backend.now());
+    if (check != adapters::SignatureCheck::kValid) {
+      const std::string text = adapters::signature_check_text(check, names);
+      return refuse(http::status::unauthorized, RefusalReason::kBadSignature, text, text);
     }
   }
   const auto format = format_of(request[http::field::content_type]);

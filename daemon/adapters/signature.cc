@@ -1,12 +1,14 @@
 #include "signature.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <string>
 
 #include "hmac.h"
 
-namespace replywatch::server {
+namespace replywatch::adapters {
 namespace {
 
 constexpr std::string_view kPrefix = "sha256=";
@@ -14,25 +16,27 @@ constexpr std::size_t kDigestBytes = 32;
 
 }  // namespace
 
-std::string_view signature_check_name(SignatureCheck check) {
+std::string signature_check_text(SignatureCheck check, const SignatureHeaders& headers) {
   switch (check) {
     case SignatureCheck::kValid:
       return "valid";
     case SignatureCheck::kMissing:
-      return "missing signature or timestamp header";
+      return fmt::format("missing {} or {} header", headers.signature, headers.timestamp);
     case SignatureCheck::kBadTimestamp:
-      return "X-Replywatch-Timestamp is not Unix seconds";
+      return fmt::format("{} is not Unix seconds", headers.timestamp);
     case SignatureCheck::kStale:
-      return "X-Replywatch-Timestamp is more than 300 s from the server's clock";
+      return fmt::format(
+          "{} is more than {} s from the server's clock", headers.timestamp,
+          std::chrono::duration_cast<std::chrono::seconds>(kSignatureWindow).count());
     case SignatureCheck::kWrongSignature:
-      return "signature does not match";
+      return fmt::format("{} does not match", headers.signature);
   }
   return "unknown";
 }
 
 std::string sign_request(std::string_view secret, std::string_view timestamp,
                          std::string_view body) {
-  return adapters::to_lower_hex(adapters::hmac_sha256(secret, {timestamp, ".", body}));
+  return to_lower_hex(hmac_sha256(secret, {timestamp, ".", body}));
 }
 
 SignatureCheck check_signature_headers(std::string_view timestamp_header,
@@ -66,9 +70,9 @@ SignatureCheck verify_request(std::string_view secret, std::string_view timestam
     return headers;
   }
   const std::string expected = sign_request(secret, timestamp_header, body);
-  return adapters::equal_in_constant_time(signature_header.substr(kPrefix.size()), expected)
+  return equal_in_constant_time(signature_header.substr(kPrefix.size()), expected)
              ? SignatureCheck::kValid
              : SignatureCheck::kWrongSignature;
 }
 
-}  // namespace replywatch::server
+}  // namespace replywatch::adapters

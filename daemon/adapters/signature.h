@@ -1,5 +1,8 @@
-// Signed webhooks (docs/events.md, "Signing requests"): X-Replywatch-Signature: sha256=HEX, HEX the
-// lowercase hex HMAC-SHA256 under the shared secret of TIMESTAMP "." RAW_BODY.
+// Timestamped request signatures: a header of Unix seconds and a header "sha256=HEX", HEX the
+// lowercase hex HMAC-SHA256 under a shared secret of TIMESTAMP "." RAW_BODY. POST /v1/events
+// and the mapping adapter take it as X-Replywatch-Timestamp / X-Replywatch-Signature
+// (docs/events.md, "Signing requests"); Chatwoot signs its webhooks the same way under its own
+// header names.
 #pragma once
 
 #include <string>
@@ -7,7 +10,7 @@
 
 #include "replywatch/time.h"
 
-namespace replywatch::server {
+namespace replywatch::adapters {
 
 enum class SignatureCheck {
   kValid,
@@ -17,9 +20,18 @@ enum class SignatureCheck {
   kWrongSignature  // malformed or not matching
 };
 
-std::string_view signature_check_name(SignatureCheck check);
+struct SignatureHeaders {
+  std::string_view timestamp;
+  std::string_view signature;
+};
+
+inline constexpr SignatureHeaders kReplywatchSignatureHeaders{"X-Replywatch-Timestamp",
+                                                              "X-Replywatch-Signature"};
 
 inline constexpr Duration kSignatureWindow = std::chrono::seconds(300);
+
+// What a refusal says, naming the headers.
+std::string signature_check_text(SignatureCheck check, const SignatureHeaders& headers);
 
 // Lowercase hex HMAC-SHA256 of timestamp "." body.
 std::string sign_request(std::string_view secret, std::string_view timestamp,
@@ -35,4 +47,4 @@ SignatureCheck verify_request(std::string_view secret, std::string_view timestam
                               std::string_view signature_header, std::string_view body,
                               Instant now);
 
-}  // namespace replywatch::server
+}  // namespace replywatch::adapters
