@@ -137,5 +137,15 @@ boost::json::object base_event(std::string id, const std::string& platform, cons
   return event;
 }
 
+boost::json::object comment_event(const PublicComment& comment, const std::string& platform,
+                                  const std::string& shop, Instant ts) {
+  boost::json::object event =
+      base_event("zd:comment:" + comment.id, platform, shop,
+                 comment.staff_author ? "agent_message" : "buyer_message", ts);
+  event["conversation"] = comment.ticket;
+  if (comment.staff_author) event["agent"] = *comment.staff_author;
+  return event;
+}
+
 }  // namespace zendesk
 }  // namespace replywatch::adapters

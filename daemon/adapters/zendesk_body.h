@@ -33,4 +33,16 @@ boost::json::object base_event(std::string id, const std::string& platform, cons
 
 std::int64_t epoch_ms(Instant t);
 
+// A public comment on a ticket, from either body shape.
+struct PublicComment {
+  std::string id;
+  std::string ticket;
+  std::optional<std::string> staff_author;  // the author's id when staff wrote it
+};
+
+// An agent message under the staff author's id, else a buyer message. The id is the comment's
+// whichever shape carried it, so a comment delivered both ways counts once.
+boost::json::object comment_event(const PublicComment& comment, const std::string& platform,
+                                  const std::string& shop, Instant ts);
+
 }  // namespace replywatch::adapters::zendesk

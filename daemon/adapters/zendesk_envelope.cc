@@ -73,17 +73,15 @@ std::variant<MappedEvents, Refusal> comment_added(const boost::json::value& body
     return unprocessable("/event/comment/author/is_staff is missing or not a boolean",
                          "/event/comment/author/is_staff");
   }
-  const bool staff = is_staff->get_bool();
-  boost::json::object event =
-      base_event("zd:comment:" + std::get<std::string>(comment_id), context.platform, shop,
-                 staff ? "agent_message" : "buyer_message", time);
-  event["conversation"] = std::get<std::string>(ticket);
-  set_channel(event, body);
-  if (staff) {
+  PublicComment public_comment{std::get<std::string>(comment_id), std::get<std::string>(ticket),
+                               std::nullopt};
+  if (is_staff->get_bool()) {
     auto author = required_id(body, "/event/comment/author/id");
     if (auto* refusal = std::get_if<Refusal>(&author)) return *refusal;
-    event["agent"] = std::get<std::string>(author);
+    public_comment.staff_author = std::get<std::string>(author);
   }
+  boost::json::object event = comment_event(public_comment, context.platform, shop, time);
+  set_channel(event, body);
   return MappedEvents{std::move(event)};
 }
 

@@ -113,17 +113,14 @@ std::variant<MappedEvents, AdapterRefusal> map_trigger_body(const boost::json::v
   }
   // {{current_user.role}} renders "End-user", "Agent", "Admin" or a custom agent role's name:
   // everyone but an end user is staff.
-  const bool staff = role_text != "end-user" && role_text != "end user" && role_text != "end_user";
-  boost::json::object event =
-      base_event("zd:comment:" + std::get<std::string>(comment_id), context.platform, shop_text,
-                 staff ? "agent_message" : "buyer_message", ts);
-  event["conversation"] = ticket_text;
-  set_channel(event, body);
-  if (staff) {
+  PublicComment public_comment{std::get<std::string>(comment_id), ticket_text, std::nullopt};
+  if (role_text != "end-user" && role_text != "end user" && role_text != "end_user") {
     auto author = required_id(body, "/comment/author_id");
     if (auto* refusal = std::get_if<Refusal>(&author)) return *refusal;
-    event["agent"] = std::get<std::string>(author);
+    public_comment.staff_author = std::get<std::string>(author);
   }
+  boost::json::object event = comment_event(public_comment, context.platform, shop_text, ts);
+  set_channel(event, body);
   return MappedEvents{std::move(event)};
 }
 
