@@ -127,3 +127,20 @@ TEST_CASE("dedup_table: a forgotten key is absent at any instant and counts anew
   CHECK(table.size() == 1);
   CHECK(table.contains(other, at(0)));
 }
+
+TEST_CASE("dedup_table: a prefetch is a hint only", "[dedup_table]") {
+  DedupTable table;
+  const Hash128 key = DedupTable::key_of(0, "shop", "id-1");
+  table.prefetch(key);  // an empty table: nothing to load
+  CHECK(table.size() == 0);
+  CHECK_FALSE(table.contains(key, at(0)));
+  CHECK_FALSE(table.insert_unless_present(key, at(100), at(0)));
+  for (int i = 0; i < 1'000; ++i) {
+    const Hash128 other = DedupTable::key_of(0, "shop", "other-" + std::to_string(i));
+    table.prefetch(other);
+    CHECK_FALSE(table.insert_unless_present(other, at(100), at(0)));
+  }
+  table.prefetch(key);
+  CHECK(table.size() == 1'001);
+  CHECK(table.insert_unless_present(key, at(100), at(0)));
+}

@@ -266,7 +266,10 @@ TEST_CASE("engine: ordering: a claim is the dedup step of offer done ahead, and 
   const Event event = buyer("b1", "s1", "c1", T("2026-11-20T10:00:00Z"));
   const replywatch::EventKey key = h.engine.key_of(event);
   const Instant as_of = event.ts - std::chrono::seconds(2);
+  h.engine.prefetch(key);  // a hint: claims and offers answer as without it
+  CHECK_FALSE(h.engine.is_duplicate(key));
   CHECK_FALSE(h.engine.claim(key, event.ts, as_of));
+  h.engine.prefetch(key);
   // A copy arriving while the first is being made durable is a duplicate already.
   CHECK(h.engine.claim(key, event.ts, as_of));
   CHECK(h.engine.is_duplicate(key));

@@ -117,3 +117,35 @@ TEST_CASE("reorder_buffer: front and drop_front hand out events as pop does, in 
   dropped.push(event_at(1, "new"));
   CHECK(dropped.front().id == popped.pop().id);
 }
+
+TEST_CASE("reorder_buffer: a buffer over several chunks keeps order and restores whole",
+          "[reorder_buffer]") {
+  ReorderBuffer buffer;
+  // 5 000 events: several chunks of slots, half of them freed and reused before the save.
+  for (int i = 0; i < 5'000; ++i) {
+    buffer.push(event_at((i * 7919) % 1'000, "e" + std::to_string(i)));
+  }
+  for (int i = 0; i < 2'500; ++i) buffer.drop_front();
+  for (int i = 0; i < 1'000; ++i) buffer.push(event_at(500, "r" + std::to_string(i)));
+  CHECK(buffer.slot_capacity() >= 5'000);
+
+  const std::string bytes = saved(buffer);
+  ReorderBuffer restored;
+  {
+    replywatch::SnapshotReader in(bytes);
+    restored.load(in);
+  }
+  CHECK(saved(restored) == bytes);
+  REQUIRE(restored.size() == buffer.size());
+  std::int64_t previous = -1;
+  while (!buffer.empty()) {
+    const Event expected = buffer.pop();
+    const Event got = restored.pop();
+    REQUIRE(got.id == expected.id);
+    REQUIRE(got.ts == expected.ts);
+    REQUIRE(got.ts.time_since_epoch().count() >= previous);
+    previous = got.ts.time_since_epoch().count();
+  }
+  CHECK(restored.empty());
+  CHECK(restored.slot_capacity() == 0);  // drained past the kept slots: given back
+}

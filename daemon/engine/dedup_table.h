@@ -54,6 +54,14 @@ class DedupTable {
     }
   }
 
+  // Starts loading the slot a probe for `key` begins at, so that a probe a few keys later does
+  // not wait for memory: at millions of ids that first slot is a cache miss, the largest part of
+  // a probe's cost. Changes nothing.
+  void prefetch(const Hash128& key) const {
+    if (slots_.empty()) return;
+    __builtin_prefetch(&slots_[home(Slot::of(key, Instant{}))], 1);
+  }
+
   // Remembers `key` until `expires` unless it is remembered at `now` already. Returns whether it
   // was (a duplicate); then nothing changes.
   bool insert_unless_present(const Hash128& key, Instant expires, Instant now) {

@@ -780,6 +780,10 @@ bool Engine::claim(const EventKey& key, Instant ts, Instant as_of) {
                                        std::max(as_of, s.watermark));
 }
 
+void Engine::prefetch(const EventKey& key) const {
+  state_->dedup.prefetch(Hash128{key.low, key.high});
+}
+
 void Engine::release(const EventKey& key) { state_->dedup.forget(Hash128{key.low, key.high}); }
 
 OfferResult Engine::offer_claimed(Event event) { return state_->offer_claimed(event); }

@@ -185,6 +185,10 @@ class Engine {
   // copy arriving meanwhile is a duplicate, and offer_claimed() later takes the event without
   // probing again. release() forgets a claim whose event could not be made durable.
   bool claim(const EventKey& key, Instant ts, Instant as_of);
+  // A hint that `key` will be claimed or offered soon: starts loading its place in the dedup
+  // table, so that a caller with a batch in hand (the daemon's request, a benchmark) can overlap
+  // that memory access with the events before it. Changes nothing observable.
+  void prefetch(const EventKey& key) const;
   void release(const EventKey& key);
   // offer() for an event whose claim() returned false; never a duplicate.
   OfferResult offer_claimed(Event event);
