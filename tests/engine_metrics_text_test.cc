@@ -3,7 +3,10 @@
 #include <prometheus/text_serializer.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "engine_host.h"
 #include "engine_metrics.h"
@@ -100,4 +103,55 @@ TEST_CASE("engine_metrics_text: the same bytes as TextSerializer", "[engine_metr
   const std::string text = written(snapshot);
   CHECK(text == serialized(snapshot));
   CHECK_THAT(text, Catch::Contains(R"(shop="shop \"quoted\" \\ back\nslash")"));
+}
+
+TEST_CASE("engine_metrics_text: numbers spelled as TextSerializer spells them",
+          "[engine_metrics_text]") {
+  // Whole numbers take a faster path than fractions; at and past 10^15, negative, -0, NaN and
+  // infinities, it must still write what the double's 16 significant digits write.
+  const std::vector<double> values = {0.0,
+                                      -0.0,
+                                      1.0,
+                                      -3.0,
+                                      0.1,
+                                      2.5e-7,
+                                      123456789012345.0,
+                                      999999999999999.0,
+                                      1e15,
+                                      -1e15,
+                                      1e16,
+                                      12345678901234567.0,
+                                      9.007199254740993e15,
+                                      1e300,
+                                      -1e-300,
+                                      std::numeric_limits<double>::quiet_NaN(),
+                                      std::numeric_limits<double>::infinity(),
+                                      -std::numeric_limits<double>::infinity()};
+  EngineMetricsSnapshot snapshot;
+  snapshot.platforms.push_back(EngineMetricsSnapshot::Platform{"p\"q", {}, {{"s", 0.5}}, true});
+  snapshot.bounds.push_back({0.5, 1.0, 1e15, 1e16, 30.25});
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    replywatch::SlaFigures figures;
+    figures.platform = "p\"q";
+    figures.shop = "shop\n" + std::to_string(i / 2);
+    figures.sla = i % 2 == 0 ? "s" : "x\\y";
+    figures.kind = replywatch::SlaKind::kAverageResponse;
+    figures.understaffed_seconds = values[i];
+    figures.compliance_ratio = -values[i];
+    figures.average_response_seconds = values[i] / 3;
+    figures.error_budget_remaining_rounds = -static_cast<std::int64_t>(i);
+    figures.agents_online = static_cast<std::uint32_t>(i);
+    snapshot.series.push_back(figures);
+    EngineMetricsSnapshot::Histogram histogram;
+    histogram.observed = i % 3 != 0;
+    histogram.first_count = static_cast<std::uint32_t>(snapshot.bucket_counts.size());
+    for (std::uint64_t b = 0; b < 5; ++b) snapshot.bucket_counts.push_back(i * b);
+    histogram.sum = values[i];
+    histogram.count = histogram.observed ? 10 * i : 0;
+    snapshot.histograms.push_back(histogram);
+  }
+  const std::string text = written(snapshot);
+  CHECK(text == serialized(snapshot));
+  CHECK_THAT(text, Catch::Contains("1e+16"));
+  CHECK_THAT(text, Catch::Contains(" -0\n"));
 }

@@ -543,9 +543,11 @@ std::unique_ptr<MetricsCopy> Daemon::Impl::start_metrics_copy() {
     }
   }
   return std::make_unique<MetricsCopy>(
-      metrics_.registry->Collect(), to_seconds(started_at_.time_since_epoch()), [this] {
+      metrics_.registry->Collect(), to_seconds(started_at_.time_since_epoch()),
+      [this] {
         return std::pair<const EngineHost*, std::uint64_t>{host_.get(), host_generation_};
-      });
+      },
+      time_);
 }
 
 std::string Daemon::Impl::metrics_text() {

@@ -7,11 +7,12 @@
 namespace replywatch::server {
 
 MetricsCopy::MetricsCopy(std::vector<prometheus::MetricFamily> own, double started_at_seconds,
-                         CurrentHost host, std::size_t series_per_step)
+                         CurrentHost host, const TimeSource& time, Duration step_budget)
     : own_(std::move(own)),
       started_at_seconds_(started_at_seconds),
       host_(std::move(host)),
-      series_per_step_(series_per_step) {}
+      time_(time),
+      step_budget_(step_budget) {}
 
 bool MetricsCopy::step() {
   const auto [host, generation] = host_();
@@ -24,7 +25,12 @@ bool MetricsCopy::step() {
     engine_.emplace(*host, at);
     generation_ = generation;
   }
-  return engine_->step(*host, at, series_per_step_);
+  // At least one piece per step, however slow the clock says it was: a copy always advances.
+  const SteadyInstant until = time_.steady_now() + step_budget_;
+  while (!engine_->step(*host, at, kSeriesPerLook)) {
+    if (time_.steady_now() >= until) return false;
+  }
+  return true;
 }
 
 std::string MetricsCopy::render() const {

@@ -1,6 +1,7 @@
 // What one scrape of the daemon reports, as MetricsScrapes takes it: the daemon's own families
-// (collected at once, a few dozen samples), the engine host's figures (copied a slice of shops
-// per step, EngineMetricsCopier) and the process's (read when the text is written).
+// (collected at once, a few dozen samples), the engine host's figures (copied whole shops at a
+// time for up to kStepBudget of the event loop per step, EngineMetricsCopier) and the process's
+// (read when the text is written).
 #pragma once
 
 #include <prometheus/metric_family.h>
@@ -15,6 +16,7 @@
 #include "engine_host.h"
 #include "engine_metrics_snapshot.h"
 #include "metrics_scrapes.h"
+#include "time_source.h"
 
 namespace replywatch::server {
 
@@ -24,11 +26,17 @@ class MetricsCopy final : public ScrapeCopy {
   // it is replaced: a copy under way when a reload swaps the host starts over from the new one.
   using CurrentHost = std::function<std::pair<const EngineHost*, std::uint64_t>()>;
 
-  // About a third of a millisecond of the event loop per step on a 2-core machine.
-  static constexpr std::size_t kSeriesPerStep = 500;
+  // A step copies until this much time has passed on `time`'s steady clock (whole milliseconds:
+  // between one and two of them): a 10 000-series copy takes a few steps, and a POST waits at
+  // most about this long behind one. A fixed count of
+  // series per step instead made a copy take twenty-odd turns of a busy loop, each queued
+  // behind whatever else was waiting, and the scrape slower by as much.
+  static constexpr Duration kStepBudget = std::chrono::milliseconds(2);
+  // Series copied between two looks at the clock (some tens of microseconds).
+  static constexpr std::size_t kSeriesPerLook = 100;
 
   MetricsCopy(std::vector<prometheus::MetricFamily> own, double started_at_seconds,
-              CurrentHost host, std::size_t series_per_step = kSeriesPerStep);
+              CurrentHost host, const TimeSource& time, Duration step_budget = kStepBudget);
 
   bool step() override;
   std::string render() const override;
@@ -37,7 +45,8 @@ class MetricsCopy final : public ScrapeCopy {
   std::vector<prometheus::MetricFamily> own_;
   double started_at_seconds_ = 0.0;
   CurrentHost host_;
-  std::size_t series_per_step_;
+  const TimeSource& time_;
+  Duration step_budget_;
   std::optional<EngineMetricsCopier> engine_;
   std::uint64_t generation_ = 0;
 };
