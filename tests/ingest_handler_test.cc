@@ -31,6 +31,7 @@ using replywatch::Event;
 using replywatch::EventType;
 using replywatch::Instant;
 using replywatch::RejectReason;
+using replywatch::adapters::sign_request;
 using replywatch::server::check_ingest_header;
 using replywatch::server::handle_ingest_request;
 using replywatch::server::HttpRequest;
@@ -39,7 +40,6 @@ using replywatch::server::IngestBackend;
 using replywatch::server::IngestCommit;
 using replywatch::server::IngestSettings;
 using replywatch::server::kListedRejections;
-using replywatch::adapters::sign_request;
 
 namespace http = boost::beast::http;
 

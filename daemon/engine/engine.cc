@@ -988,6 +988,8 @@ Engine::MemoryStats Engine::memory_stats() const {
   return stats;
 }
 
+std::size_t Engine::buffered_events() const { return state_->buffer.size(); }
+
 std::uint32_t Engine::shop_platform(std::uint32_t shop) const {
   return state_->shops.at(shop).platform;
 }

@@ -273,6 +273,7 @@ void Daemon::Impl::advance_to_now() {
   } else {
     host_->engine().advance(now - config_.allowed_lateness);
   }
+  if (heap_trim_.drained(host_->engine().buffered_events())) trim_heap();
   flush_alerts(false);
 }
 

@@ -25,6 +25,7 @@
 #include "data_directory_lock.h"
 #include "engine_host.h"
 #include "event_clock.h"
+#include "heap_trim.h"
 #include "http_server.h"
 #include "ingest_handler.h"
 #include "listener_security.h"
@@ -267,6 +268,7 @@ class Daemon::Impl final {
   // (timers wait): each completion advances it to its own recorded watermark before offering,
   // so the live engine sees exactly what a replay of the log sees.
   std::size_t pending_commits_ = 0;
+  HeapTrimPolicy heap_trim_;  // gives a burst's memory back once it has drained
   Instant last_recorded_watermark_{};
   // Completions of appends, handed over by the log's writer thread and taken in order by one
   // handler posted per group.

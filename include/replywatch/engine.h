@@ -230,6 +230,8 @@ class Engine {
 
   const EventCounters& counters() const;
   std::size_t shop_count() const;
+  // Events waiting in the reorder buffer for the watermark.
+  std::size_t buffered_events() const;
   const std::string& shop_name(std::uint32_t shop) const;
   // The platform index (in RuleSet::platforms) of a shop.
   std::uint32_t shop_platform(std::uint32_t shop) const;
