@@ -10,7 +10,6 @@
 // on every line, growing the string by doubling (copying megabytes each time) and faulting in
 // its 4 KiB pages one by one were most of what a 10 000-series scrape cost.
 #include <prometheus/metric_family.h>
-#include <sys/mman.h>
 
 #include <charconv>
 #include <cmath>
@@ -22,6 +21,7 @@
 
 #include "engine_metrics.h"
 #include "engine_metrics_snapshot.h"
+#include "huge_pages.h"  // the engine's, for its tables
 
 namespace replywatch::server {
 namespace {
@@ -57,18 +57,6 @@ enum Family : std::size_t {
 constexpr Family kPerSeries[] = {kRounds,     kBreaches, kWarnings, kUnderstaffed,
                                  kOpen,       kAtRisk,   kOldest,   kWindowRounds,
                                  kCompliance, kBudget,   kAverage,  kViolating};
-
-// Asks for the reserved text's whole 2 MiB pieces to be backed by huge pages (where the kernel
-// offers them for advised memory): filling 18 MB of fresh 4 KiB pages faults thousands of times,
-// each costly on a virtual machine. The engine's tables do the same (daemon/engine/huge_pages.h,
-// private to the engine library).
-void advise_huge_pages(const char* data, std::size_t bytes) {
-  constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
-  const auto start = reinterpret_cast<std::uintptr_t>(data);
-  const std::uintptr_t first = (start + kHugePage - 1) & ~(kHugePage - 1);
-  const std::uintptr_t last = (start + bytes) & ~(kHugePage - 1);
-  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-}
 
 // `name="value"` as the text format wants a label: backslash, double quote and newline escaped.
 void append_label(std::string& out, std::string_view name, std::string_view value) {

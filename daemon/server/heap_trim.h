@@ -25,7 +25,7 @@ class HeapTrimPolicy {
   std::size_t peak_ = 0;
 };
 
-// malloc_trim(0): returns the free pages of every arena. Bytes of resident memory it gave back.
-std::size_t trim_heap();
+// malloc_trim(0): returns the free pages of every arena to the kernel.
+void trim_heap();
 
 }  // namespace replywatch::server
